@@ -1,0 +1,91 @@
+package sandbox
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"sync"
+
+	"github.com/gosandbox/sandbox/internal/filter"
+	"github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// policy is a seccomp policy and its compiled filter, made once.
+type policy struct {
+	mode    SeccompMode
+	compile func() (*filter.Filter, error) // nil for Unconfined
+}
+
+var (
+	dockerDefaultPolicy = &policy{mode: DockerDefault, compile: sync.OnceValues(func() (*filter.Filter, error) {
+		return compileResolved("docker-default", nil)
+	})}
+	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: sync.OnceValues(func() (*filter.Filter, error) {
+		return compileResolved("docker-default-kill", func(p *specs.LinuxSeccomp) { p.DefaultAction = specs.ActKillProcess })
+	})}
+	unconfinedPolicy = &policy{mode: Unconfined}
+)
+
+// noCaps is the container Docker's loader resolves a profile for: one with
+// no capabilities, which is what the sandbox's program has.
+func noCaps() *specs.Spec {
+	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+}
+
+func compileResolved(name string, edit func(*specs.LinuxSeccomp)) (*filter.Filter, error) {
+	p, err := seccomp.GetDefaultProfile(noCaps())
+	if err != nil {
+		return nil, &ConfigError{Input: name, Err: err}
+	}
+	if edit != nil {
+		edit(p)
+	}
+	f, err := filter.Compile(p)
+	if err != nil {
+		return nil, &ConfigError{Input: name, Err: err}
+	}
+	return f, nil
+}
+
+// profileCache holds compiled custom profiles by the hash of their JSON.
+var profileCache struct {
+	sync.Mutex
+	m map[[32]byte]*filter.Filter
+}
+
+const profileCacheSize = 128
+
+// customPolicy parses and compiles a Docker-format profile, or takes it from
+// the cache.
+func customPolicy(input string, json []byte) (*policy, error) {
+	key := sha256.Sum256(json)
+	profileCache.Lock()
+	f := profileCache.m[key]
+	profileCache.Unlock()
+	if f == nil {
+		var err error
+		if f, err = compileProfile(json); err != nil {
+			return nil, &ConfigError{Input: input, Err: err}
+		}
+		profileCache.Lock()
+		if profileCache.m == nil || len(profileCache.m) >= profileCacheSize {
+			profileCache.m = make(map[[32]byte]*filter.Filter)
+		}
+		profileCache.m[key] = f
+		profileCache.Unlock()
+	}
+	return &policy{mode: Custom, compile: func() (*filter.Filter, error) { return f, nil }}, nil
+}
+
+// compileProfile resolves a Docker-format profile as Docker does and
+// compiles it.
+func compileProfile(json []byte) (*filter.Filter, error) {
+	p, err := seccomp.LoadProfile(string(json), noCaps())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", filter.ErrProfile, err)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w: no defaultAction and no syscalls", filter.ErrProfile)
+	}
+	return filter.Compile(p)
+}

@@ -1,0 +1,268 @@
+//go:build linux && cgo
+
+// Package launch starts a sandboxed child: clone with fresh namespaces, a
+// list of setup steps run by a small C interpreter in the child, then execve.
+//
+// The child is made with clone(CLONE_VM) on a private stack (launcher.c), so
+// a launch costs the same whatever the size of the caller's heap. The steps
+// are plain data built in Go; the child only interprets them with raw
+// system calls and reports the index of a failed step and its errno.
+package launch
+
+/*
+#include <stdlib.h>
+#include "launcher.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Step codes, from launcher.h.
+const (
+	codeSetsid         = C.SB_SETSID
+	codeSetgroups      = C.SB_SETGROUPS
+	codeSetresgid      = C.SB_SETRESGID
+	codeSetresuid      = C.SB_SETRESUID
+	codeMount          = C.SB_MOUNT
+	codeOpenTree       = C.SB_OPEN_TREE
+	codeMoveMount      = C.SB_MOVE_MOUNT
+	codeSetattr        = C.SB_SETATTR
+	codeMkdir          = C.SB_MKDIR
+	codeCreate         = C.SB_CREATE
+	codeSymlink        = C.SB_SYMLINK
+	codeWriteFile      = C.SB_WRITE_FILE
+	codePivotRoot      = C.SB_PIVOT_ROOT
+	codeChdir          = C.SB_CHDIR
+	codeSethostname    = C.SB_SETHOSTNAME
+	codeLoopbackUp     = C.SB_LOOPBACK_UP
+	codeCapbsetDrop    = C.SB_CAPBSET_DROP
+	codeSecurebits     = C.SB_SECUREBITS
+	codeClearCaps      = C.SB_CLEAR_CAPS
+	codeNoNewPrivs     = C.SB_NO_NEW_PRIVS
+	codePdeathsig      = C.SB_PDEATHSIG
+	codeSetrlimit      = C.SB_SETRLIMIT
+	codeFDs            = C.SB_FDS
+	codeUnblockSignals = C.SB_UNBLOCK_SIGNALS
+	codeSeccomp        = C.SB_SECCOMP
+	codeExec           = C.SB_EXEC
+)
+
+const (
+	stepSize   = int(unsafe.Sizeof(C.struct_sb_step{}))
+	configSize = int(unsafe.Sizeof(C.struct_sb_config{}))
+	failSize   = int(unsafe.Sizeof(C.struct_sb_failure{}))
+)
+
+// Spec is one launch.
+type Spec struct {
+	// CloneFlags are the CLONE_NEW* flags of the child.
+	CloneFlags uintptr
+	// UIDMap and GIDMap are written to the child's uid_map and gid_map
+	// when CloneFlags has CLONE_NEWUSER.
+	UIDMap, GIDMap string
+	// DenySetgroups writes "deny" to the child's setgroups file first, as
+	// an unprivileged parent must before it may write a gid_map.
+	DenySetgroups bool
+	// Program is what the child does between clone and execve.
+	Program *Program
+}
+
+// Process is a started child.
+type Process struct {
+	Pid   int
+	PidFD int
+}
+
+// Start starts the child and returns once it has exec'd. A failure in the
+// child comes back as a *StepError; the child is then already reaped.
+func Start(spec *Spec) (*Process, error) {
+	p := spec.Program
+	var sync, errp [2]int
+	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(sync[0])
+		unix.Close(sync[1])
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	closeAll := func(fds ...int) {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}
+
+	buf := p.encode(sync, errp)
+	mem := C.malloc(C.size_t(len(buf)))
+	if mem == nil {
+		closeAll(sync[0], sync[1], errp[0], errp[1])
+		return nil, fmt.Errorf("malloc: %w", unix.ENOMEM)
+	}
+	defer C.free(mem)
+	arena := unsafe.Slice((*byte)(mem), len(buf))
+	copy(arena, buf)
+	base := uint64(uintptr(mem))
+	for _, at := range p.relocs {
+		v := binary.NativeEndian.Uint64(arena[at:])
+		binary.NativeEndian.PutUint64(arena[at:], v+base)
+	}
+
+	var pidfd C.int
+	var stack unsafe.Pointer
+	pid := int(C.sb_clone((*C.struct_sb_config)(mem), C.ulong(spec.CloneFlags), &pidfd, &stack))
+	closeAll(sync[0], errp[1])
+	if pid < 0 {
+		closeAll(sync[1], errp[0])
+		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "clone"}, Err: unix.Errno(-pid)}
+	}
+	// The stack and the arena stay mapped until the child has exec'd or
+	// died: it runs in our memory until then.
+	defer C.sb_release_stack(stack)
+	proc := &Process{Pid: pid, PidFD: int(pidfd)}
+
+	if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
+		if err := writeIDMaps(pid, spec); err != nil {
+			closeAll(sync[1], errp[0])
+			proc.kill()
+			return nil, err
+		}
+	}
+	// Release the child.
+	_, err := unix.Write(sync[1], []byte{0})
+	closeAll(sync[1])
+	if err != nil {
+		closeAll(errp[0])
+		proc.kill()
+		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "release child"}, Err: err}
+	}
+
+	var rec [failSize]byte
+	n, err := readFull(errp[0], rec[:])
+	closeAll(errp[0])
+	if err != nil || n != 0 {
+		proc.kill()
+		if err != nil {
+			return nil, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
+		}
+		if n != failSize {
+			return nil, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
+		}
+		step := int(int32(binary.NativeEndian.Uint32(rec[0:])))
+		errno := unix.Errno(binary.NativeEndian.Uint32(rec[4:]))
+		d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
+		if step >= 0 && step < len(p.descs) {
+			d = p.descs[step]
+		}
+		return nil, &StepError{Desc: d, Err: errno}
+	}
+	return proc, nil
+}
+
+// kill ends the child and reaps it.
+func (p *Process) kill() {
+	_ = unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(p.Pid, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	unix.Close(p.PidFD)
+}
+
+// Release closes the pidfd. Call it once nothing may call Kill any more.
+func (p *Process) Release() { unix.Close(p.PidFD) }
+
+// Kill sends SIGKILL to the child. With a pid namespace, the kernel then
+// kills every process of the namespace.
+func (p *Process) Kill() error {
+	return unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
+}
+
+// Wait reaps the child. The pidfd stays open (Kill after Wait is harmless)
+// until Release.
+func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
+	var ws unix.WaitStatus
+	var ru unix.Rusage
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, &ru)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, ru, fmt.Errorf("wait4 %d: %w", p.Pid, err)
+		}
+		return ws, ru, nil
+	}
+}
+
+func readFull(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Read(fd, b[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func writeIDMaps(pid int, spec *Spec) error {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	write := func(name, data string) error {
+		fd, err := unix.Open(dir+name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			_, err = unix.Write(fd, []byte(data))
+			unix.Close(fd)
+		}
+		if err != nil {
+			return &StepError{Desc: Desc{Stage: "user namespace", Op: "write " + name, Path: dir + name}, Err: err}
+		}
+		return nil
+	}
+	if spec.DenySetgroups {
+		if err := write("setgroups", "deny"); err != nil {
+			return err
+		}
+	}
+	if err := write("uid_map", spec.UIDMap); err != nil {
+		return err
+	}
+	return write("gid_map", spec.GIDMap)
+}
+
+// Desc names a setup step for errors: its stage, its operation and the path
+// it works on.
+type Desc struct {
+	Stage, Op, Path string
+}
+
+// StepError is a failed setup step.
+type StepError struct {
+	Desc
+	Err error
+}
+
+func (e *StepError) Error() string {
+	s := e.Stage + ": " + e.Op
+	if e.Path != "" {
+		s += " " + strconv.Quote(e.Path)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *StepError) Unwrap() error { return e.Err }

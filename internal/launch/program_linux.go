@@ -1,0 +1,300 @@
+//go:build linux && cgo
+
+package launch
+
+import (
+	"encoding/binary"
+)
+
+// Program is the list of steps the child runs between clone and execve, in
+// order. Build it with the methods below; each takes the Desc that names the
+// step in an error.
+type Program struct {
+	steps []step
+	descs []Desc
+	slots int
+
+	// Filled by encode.
+	relocs []int
+}
+
+type argKind uint8
+
+const (
+	argNum  argKind = iota
+	argStr          // a NUL-terminated string
+	argNull         // a NULL pointer
+	argBytes
+	argStrv  // a NULL-terminated array of strings
+	argInt32 // an array of int32
+	argFprog // a struct sock_fprog around a BPF program
+)
+
+type arg struct {
+	kind argKind
+	n    uint64
+	s    string
+	b    []byte
+	v    []string
+	i32  []int32
+}
+
+type step struct {
+	code  int32
+	flags int32
+	args  []arg
+}
+
+// Step flags, from launcher.h.
+const (
+	flagOptional = 1
+	flagExistOK  = 2
+)
+
+func num(n uint64) arg     { return arg{kind: argNum, n: n} }
+func str(s string) arg     { return arg{kind: argStr, s: s} }
+func bytesArg(b []byte) arg { return arg{kind: argBytes, b: b} }
+
+// strOrNull is NULL for "" (mount(2) wants NULL, not "", for unused fields).
+func strOrNull(s string) arg {
+	if s == "" {
+		return arg{kind: argNull}
+	}
+	return str(s)
+}
+
+func (p *Program) add(d Desc, code, flags int32, args ...arg) {
+	p.steps = append(p.steps, step{code: code, flags: flags, args: args})
+	p.descs = append(p.descs, d)
+}
+
+// Len is the number of steps so far.
+func (p *Program) Len() int { return len(p.steps) }
+
+// Setsid starts a new session.
+func (p *Program) Setsid(d Desc) { p.add(d, codeSetsid, 0) }
+
+// Setgroups sets the supplementary groups to gids (none or one).
+func (p *Program) Setgroups(d Desc, gids ...uint32) {
+	var g uint64
+	if len(gids) > 0 {
+		g = uint64(gids[0])
+	}
+	p.add(d, codeSetgroups, 0, num(uint64(min(len(gids), 1))), num(g))
+}
+
+// Setresgid sets the real, effective and saved gid.
+func (p *Program) Setresgid(d Desc, gid uint32) { p.add(d, codeSetresgid, 0, num(uint64(gid))) }
+
+// Setresuid sets the real, effective and saved uid.
+func (p *Program) Setresuid(d Desc, uid uint32) { p.add(d, codeSetresuid, 0, num(uint64(uid))) }
+
+// Mount is mount(2). Empty strings are passed as NULL.
+func (p *Program) Mount(d Desc, source, target, fstype string, flags uintptr, data string, optional bool) {
+	p.add(d, codeMount, optFlag(optional), strOrNull(source), str(target), strOrNull(fstype), num(uint64(flags)), strOrNull(data))
+}
+
+// OpenTree clones the mount tree at path (with its submounts if recursive)
+// into a detached mount, sets and clears mount attributes on it and keeps it
+// in slot for MoveMount.
+func (p *Program) OpenTree(d Desc, path string, recursive bool, slot int, attrSet, attrClr uint64) {
+	p.slots = max(p.slots, slot+1)
+	p.add(d, codeOpenTree, 0, str(path), num(b2u(recursive)), num(uint64(slot)), num(attrSet), num(attrClr))
+}
+
+// MoveMount attaches the detached mount in slot at target.
+func (p *Program) MoveMount(d Desc, slot int, target string) {
+	p.add(d, codeMoveMount, 0, num(uint64(slot)), str(target))
+}
+
+// SetAttr sets and clears mount attributes (MOUNT_ATTR_*) of the mount at path.
+func (p *Program) SetAttr(d Desc, path string, recursive bool, attrSet, attrClr uint64, optional bool) {
+	p.add(d, codeSetattr, optFlag(optional), str(path), num(b2u(recursive)), num(attrSet), num(attrClr))
+}
+
+// Mkdir makes a directory; one that exists already is fine.
+func (p *Program) Mkdir(d Desc, path string, mode uint32) {
+	p.add(d, codeMkdir, flagExistOK, str(path), num(uint64(mode)))
+}
+
+// Create makes an empty file (or opens one that exists).
+func (p *Program) Create(d Desc, path string, mode uint32) {
+	p.add(d, codeCreate, 0, str(path), num(uint64(mode)))
+}
+
+// Symlink makes a symbolic link at path that points to target.
+func (p *Program) Symlink(d Desc, target, path string) {
+	p.add(d, codeSymlink, 0, str(target), str(path))
+}
+
+// WriteFile makes a new file at path with data.
+func (p *Program) WriteFile(d Desc, path string, data []byte, mode uint32) {
+	p.add(d, codeWriteFile, 0, str(path), bytesArg(data), num(uint64(len(data))), num(uint64(mode)))
+}
+
+// PivotRoot makes newRoot the root and detaches the old one.
+func (p *Program) PivotRoot(d Desc, newRoot string) { p.add(d, codePivotRoot, 0, str(newRoot)) }
+
+// Chdir changes the working directory.
+func (p *Program) Chdir(d Desc, path string) { p.add(d, codeChdir, 0, str(path)) }
+
+// Sethostname sets the host name of the UTS namespace.
+func (p *Program) Sethostname(d Desc, name string) {
+	p.add(d, codeSethostname, 0, str(name), num(uint64(len(name))))
+}
+
+// LoopbackUp brings up lo in the network namespace.
+func (p *Program) LoopbackUp(d Desc) { p.add(d, codeLoopbackUp, 0) }
+
+// CapbsetDrop drops capabilities 0..lastCap from the bounding set.
+func (p *Program) CapbsetDrop(d Desc, lastCap int) {
+	p.add(d, codeCapbsetDrop, 0, num(uint64(lastCap)))
+}
+
+// Securebits sets the securebits.
+func (p *Program) Securebits(d Desc, bits uint64) { p.add(d, codeSecurebits, 0, num(bits)) }
+
+// ClearCaps clears the ambient set, then the effective, permitted and
+// inheritable sets.
+func (p *Program) ClearCaps(d Desc) { p.add(d, codeClearCaps, 0) }
+
+// NoNewPrivs sets no_new_privs.
+func (p *Program) NoNewPrivs(d Desc) { p.add(d, codeNoNewPrivs, 0) }
+
+// Pdeathsig arms the parent-death signal and fails if the parent is gone.
+func (p *Program) Pdeathsig(d Desc, sig int) { p.add(d, codePdeathsig, 0, num(uint64(sig))) }
+
+// Setrlimit sets a resource limit.
+func (p *Program) Setrlimit(d Desc, resource int, cur, max uint64) {
+	p.add(d, codeSetrlimit, 0, num(uint64(resource)), num(cur), num(max))
+}
+
+// FDs makes src[i] the child's fd i and marks every other fd close-on-exec.
+func (p *Program) FDs(d Desc, src []int32) {
+	p.add(d, codeFDs, 0, arg{kind: argInt32, i32: src}, num(uint64(len(src))))
+}
+
+// UnblockSignals empties the signal mask.
+func (p *Program) UnblockSignals(d Desc) { p.add(d, codeUnblockSignals, 0) }
+
+// Seccomp installs a classic BPF seccomp filter (struct sock_filter array).
+func (p *Program) Seccomp(d Desc, filter []byte) {
+	p.add(d, codeSeccomp, 0, arg{kind: argFprog, b: filter})
+}
+
+// Exec runs execve on each candidate path in turn until one does not fail
+// with ENOENT, ENOTDIR or EACCES.
+func (p *Program) Exec(d Desc, candidates, argv, env []string) {
+	p.add(d, codeExec, 0, arg{kind: argStrv, v: candidates}, arg{kind: argStrv, v: argv}, arg{kind: argStrv, v: env})
+}
+
+func optFlag(optional bool) int32 {
+	if optional {
+		return flagOptional
+	}
+	return 0
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// encode lays the program out as one block: the sb_config at offset 0, then
+// the steps, the slots and the data they point to. Pointers are stored as
+// offsets into the block; p.relocs lists where they are, for Start to add
+// the block's address.
+func (p *Program) encode(sync, errp [2]int) []byte {
+	var e encoder
+	p.relocs = p.relocs[:0]
+	e.buf = make([]byte, configSize, 4096)
+	stepsAt := e.alloc(stepSize * len(p.steps))
+	slotsAt := e.alloc(4 * max(p.slots, 1))
+	cfg := e.buf[:configSize]
+	ne := binary.NativeEndian
+	ne.PutUint32(cfg[0:], uint32(sync[0]))
+	ne.PutUint32(cfg[4:], uint32(sync[1]))
+	ne.PutUint32(cfg[8:], uint32(errp[1]))
+	ne.PutUint32(cfg[12:], uint32(errp[0]))
+	ne.PutUint32(cfg[16:], uint32(len(p.steps)))
+	ne.PutUint32(cfg[20:], uint32(p.slots))
+	e.pointer(24, stepsAt)
+	e.pointer(32, slotsAt)
+	for i, s := range p.steps {
+		at := stepsAt + i*stepSize
+		ne.PutUint32(e.buf[at:], uint32(s.code))
+		ne.PutUint32(e.buf[at+4:], uint32(s.flags))
+		for j, a := range s.args {
+			e.arg(at+8+8*j, a)
+		}
+	}
+	p.relocs = e.relocs
+	return e.buf
+}
+
+type encoder struct {
+	buf    []byte
+	relocs []int
+}
+
+// alloc reserves n zero bytes, 8-aligned, and returns their offset.
+func (e *encoder) alloc(n int) int {
+	for len(e.buf)%8 != 0 {
+		e.buf = append(e.buf, 0)
+	}
+	at := len(e.buf)
+	e.buf = append(e.buf, make([]byte, n)...)
+	return at
+}
+
+func (e *encoder) pointer(at, target int) {
+	binary.NativeEndian.PutUint64(e.buf[at:], uint64(target))
+	e.relocs = append(e.relocs, at)
+}
+
+func (e *encoder) cstring(s string) int {
+	at := e.alloc(len(s) + 1)
+	copy(e.buf[at:], s)
+	return at
+}
+
+func (e *encoder) arg(at int, a arg) {
+	ne := binary.NativeEndian
+	switch a.kind {
+	case argNum:
+		ne.PutUint64(e.buf[at:], a.n)
+	case argNull:
+	case argStr:
+		e.pointer(at, e.cstring(a.s))
+	case argBytes:
+		t := e.alloc(max(len(a.b), 1))
+		copy(e.buf[t:], a.b)
+		e.pointer(at, t)
+	case argFprog:
+		// struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+		filter := e.alloc(len(a.b))
+		copy(e.buf[filter:], a.b)
+		prog := e.alloc(16)
+		ne.PutUint16(e.buf[prog:], uint16(len(a.b)/8))
+		e.pointer(prog+8, filter)
+		e.pointer(at, prog)
+	case argInt32:
+		t := e.alloc(4 * max(len(a.i32), 1))
+		for i, v := range a.i32 {
+			ne.PutUint32(e.buf[t+4*i:], uint32(v))
+		}
+		e.pointer(at, t)
+	case argStrv:
+		offs := make([]int, len(a.v))
+		for i, s := range a.v {
+			offs[i] = e.cstring(s)
+		}
+		t := e.alloc(8 * (len(a.v) + 1))
+		for i, o := range offs {
+			e.pointer(t+8*i, o)
+		}
+		e.pointer(at, t)
+	}
+}

@@ -1,0 +1,340 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/gosandbox/sandbox/ns"
+	"github.com/gosandbox/sandbox/rootfs"
+)
+
+// Option configures a sandbox. Options are named WithX (or WithoutX); they
+// are applied in order and the combination is checked before any process
+// exists, so a bad option fails Run with a *ConfigError and starts nothing.
+type Option func(*config) error
+
+// Network is the network a sandbox sees.
+type Network uint8
+
+// The networks.
+const (
+	// NetworkNone is a network namespace of the sandbox's own, with only
+	// its loopback up. The default.
+	NetworkNone Network = iota + 1
+	// NetworkHost is the host's network (no network namespace).
+	NetworkHost
+)
+
+// Defaults.
+const (
+	// DefaultHostname is the sandbox's host name.
+	DefaultHostname = "sandbox"
+	// DefaultUID and DefaultGID are the sandbox user inside.
+	DefaultUID = 65534
+	DefaultGID = 65534
+	// DefaultTmpSize is the size of the sandbox's /tmp, in bytes.
+	DefaultTmpSize = 64 << 20
+	// DefaultPath is the PATH a program name is looked up in when Env has
+	// no PATH.
+	DefaultPath = "/usr/local/bin:/usr/bin:/bin"
+)
+
+type config struct {
+	policy     *policy
+	namespaces ns.Set
+	network    Network // 0: not set
+	root       rootfs.Spec
+	hostname   string // "" : not set
+	uidSet     bool
+	env        []string
+	workDir    string // the inside path of WithWorkDir
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		namespaces: ns.All,
+		root:       rootfs.Spec{TmpSize: DefaultTmpSize, UID: DefaultUID, GID: DefaultGID},
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, &ConfigError{Input: "options", Err: errors.New("nil Option")}
+		}
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.policy == nil {
+		c.policy = dockerDefaultPolicy
+	}
+	return c, c.check()
+}
+
+// check validates the combination of options.
+func (c *config) check() error {
+	switch {
+	case c.network == NetworkNone && !c.namespaces.Has(ns.Net):
+		return &ConfigError{Input: "WithNetwork(NetworkNone)", Err: errors.New("conflicts with WithoutNamespaces(ns.Net)")}
+	case c.network == NetworkHost:
+		c.namespaces &^= ns.Net
+	}
+	if c.hostname != "" && !c.namespaces.Has(ns.UTS) {
+		return &ConfigError{Input: "WithHostname", Err: errors.New("conflicts with WithoutNamespaces(ns.UTS)")}
+	}
+	if c.hostname == "" {
+		c.hostname = DefaultHostname
+	}
+	if !c.namespaces.Has(ns.Mount) && (len(c.root.Mounts) > 0 || c.root.RootDir != "") {
+		return &ConfigError{Input: "mounts", Err: errors.New("need the mount namespace (conflicts with WithoutNamespaces(ns.Mount))")}
+	}
+	if !c.namespaces.Has(ns.User) && os.Geteuid() != 0 {
+		return &ConfigError{Input: "WithoutNamespaces(ns.User)", Err: fmt.Errorf("%w: without a user namespace only host root can build a sandbox", ErrUnsupported)}
+	}
+	if c.namespaces.Has(ns.Mount) {
+		if err := c.root.Validate(); err != nil {
+			return &ConfigError{Input: "mounts", Err: err}
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range c.root.Mounts {
+		if seen[m.Target] {
+			return &ConfigError{Input: "mounts", Err: fmt.Errorf("two mounts at %q", m.Target)}
+		}
+		seen[m.Target] = true
+	}
+	return nil
+}
+
+// WithDockerDefault runs the program under Docker's default seccomp profile,
+// as Docker resolves it for a container with no capabilities on this
+// architecture and kernel: denied calls fail with EPERM (clone3 with
+// ENOSYS). This is the default.
+func WithDockerDefault() Option { return withPolicy("WithDockerDefault", dockerDefaultPolicy) }
+
+// WithDockerDefaultKill is WithDockerDefault with the default action switched
+// to killing the whole process, so that a denied call gives a verdict
+// (Status SeccompKilled, SIGSYS) rather than an EPERM the program may hide.
+// The profile's explicit errno rules (clone3's ENOSYS) stay.
+func WithDockerDefaultKill() Option {
+	return withPolicy("WithDockerDefaultKill", dockerDefaultKillPolicy)
+}
+
+// WithoutSeccomp runs the program with no seccomp filter. The namespaces,
+// root and credentials still apply.
+func WithoutSeccomp() Option { return withPolicy("WithoutSeccomp", unconfinedPolicy) }
+
+// WithProfile runs the program under a Docker-format JSON seccomp profile:
+// the legacy "name" form or "names", args, errnoRet, defaultErrnoRet,
+// includes and excludes (resolved for no capabilities, this architecture and
+// kernel). SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD kill the whole process.
+func WithProfile(json []byte) Option {
+	return func(c *config) error {
+		p, err := customPolicy("seccomp profile (inline)", json)
+		if err != nil {
+			return err
+		}
+		return setPolicy(c, "WithProfile", p)
+	}
+}
+
+// WithProfileFile is WithProfile with the profile read from a file.
+func WithProfileFile(file string) Option {
+	return func(c *config) error {
+		input := fmt.Sprintf("seccomp profile %q", file)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return &ConfigError{Input: input, Err: err}
+		}
+		p, err := customPolicy(input, b)
+		if err != nil {
+			return err
+		}
+		return setPolicy(c, "WithProfileFile", p)
+	}
+}
+
+func withPolicy(name string, p *policy) Option {
+	return func(c *config) error { return setPolicy(c, name, p) }
+}
+
+func setPolicy(c *config, name string, p *policy) error {
+	if c.policy != nil {
+		return &ConfigError{Input: name, Err: fmt.Errorf("a seccomp policy (%s) is set already", c.policy.mode)}
+	}
+	c.policy = p
+	return nil
+}
+
+// WithoutNamespaces turns off namespaces (all are on by default). Without
+// ns.User only host root can build a sandbox, and the program then runs as
+// the host ids given to WithUser (65534 by default) with no capabilities.
+// Without ns.Mount there is no private root: the program sees the host's
+// files, and mount options are refused. Without ns.PID the program's
+// descendants may outlive it.
+func WithoutNamespaces(s ns.Set) Option {
+	return func(c *config) error {
+		if s&^ns.All != 0 {
+			return &ConfigError{Input: "WithoutNamespaces", Err: fmt.Errorf("unknown namespaces %s", s&^ns.All)}
+		}
+		c.namespaces &^= s
+		return nil
+	}
+}
+
+// WithNetwork chooses the network: NetworkNone (the default) or NetworkHost.
+func WithNetwork(n Network) Option {
+	return func(c *config) error {
+		if n != NetworkNone && n != NetworkHost {
+			return &ConfigError{Input: "WithNetwork", Err: fmt.Errorf("unknown network %d", n)}
+		}
+		if c.network != 0 && c.network != n {
+			return &ConfigError{Input: "WithNetwork", Err: errors.New("set twice to different networks")}
+		}
+		c.network = n
+		return nil
+	}
+}
+
+// WithBind bind-mounts the host path src (a file or directory, with its
+// submounts) read-only at the absolute path dst inside.
+func WithBind(src, dst string) Option {
+	return withMount(rootfs.Mount{Kind: rootfs.Bind, Source: src, Target: dst})
+}
+
+// WithBindRW is WithBind, read-write. Writes reach the host.
+func WithBindRW(src, dst string) Option {
+	return withMount(rootfs.Mount{Kind: rootfs.Bind, Source: src, Target: dst, Writable: true})
+}
+
+// WithTmpfs mounts a fresh tmpfs of size bytes (nosuid, nodev) at dst.
+// WithTmpfs("/tmp", size) resizes the default /tmp.
+func WithTmpfs(dst string, size int64) Option {
+	return func(c *config) error {
+		if size <= 0 {
+			return &ConfigError{Input: "WithTmpfs(" + dst + ")", Err: fmt.Errorf("size %d is not positive", size)}
+		}
+		return withMount(rootfs.Mount{Kind: rootfs.Tmpfs, Target: dst, Size: size})(c)
+	}
+}
+
+func withMount(m rootfs.Mount) Option {
+	return func(c *config) error {
+		c.root.Mounts = append(c.root.Mounts, m)
+		return nil
+	}
+}
+
+// WithRootDir uses the host directory dir, read-only, as the whole root (an
+// unpacked image, say) instead of the default minimal root. The directory
+// must have proc, dev and tmp in it; the sandbox mounts its own there.
+func WithRootDir(dir string) Option {
+	return func(c *config) error {
+		c.root.RootDir = dir
+		return nil
+	}
+}
+
+// WithWorkDir bind-mounts the host directory hostDir read-write at dir
+// inside and starts the program there (a grader's submission directory,
+// say). Cmd.Dir, if set, must be dir.
+func WithWorkDir(hostDir, dir string) Option {
+	return func(c *config) error {
+		if c.workDir != "" {
+			return &ConfigError{Input: "WithWorkDir", Err: errors.New("given twice")}
+		}
+		c.workDir = dir
+		return withMount(rootfs.Mount{Kind: rootfs.Bind, Source: hostDir, Target: dir, Writable: true})(c)
+	}
+}
+
+// WithHostname sets the host name inside (default "sandbox").
+func WithHostname(name string) Option {
+	return func(c *config) error {
+		if name == "" || len(name) > 64 || strings.ContainsAny(name, "\x00/ \n") {
+			return &ConfigError{Input: "WithHostname", Err: fmt.Errorf("invalid host name %q", name)}
+		}
+		c.hostname = name
+		return nil
+	}
+}
+
+// WithUser sets the uid and gid the program runs as inside (default
+// 65534:65534). They map to an unprivileged host id: never to host root.
+func WithUser(uid, gid uint32) Option {
+	return func(c *config) error {
+		if c.uidSet {
+			return &ConfigError{Input: "WithUser", Err: errors.New("given twice")}
+		}
+		c.uidSet = true
+		c.root.UID, c.root.GID = uid, gid
+		return nil
+	}
+}
+
+// WithEnv adds "KEY=value" variables to the program's environment, after
+// Cmd.Env.
+func WithEnv(vars ...string) Option {
+	return func(c *config) error {
+		if err := checkEnv("WithEnv", vars); err != nil {
+			return err
+		}
+		c.env = append(c.env, vars...)
+		return nil
+	}
+}
+
+func checkEnv(input string, vars []string) error {
+	for _, v := range vars {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" || strings.ContainsRune(v, 0) {
+			return &ConfigError{Input: input, Err: fmt.Errorf("invalid variable %q (want KEY=value)", v)}
+		}
+	}
+	return nil
+}
+
+// checkCmd validates cmd and returns its argv, environment and the paths to
+// try for execve, in order.
+func (c *config) checkCmd(cmd *Cmd) (argv, env, candidates []string, err error) {
+	if cmd == nil || cmd.Path == "" {
+		return nil, nil, nil, &ConfigError{Input: "Cmd.Path", Err: errors.New("empty")}
+	}
+	argv = cmd.Args
+	if len(argv) == 0 {
+		argv = []string{cmd.Path}
+	}
+	for _, a := range append([]string{cmd.Path, cmd.Dir}, argv...) {
+		if strings.ContainsRune(a, 0) {
+			return nil, nil, nil, &ConfigError{Input: "Cmd", Err: fmt.Errorf("%q has a NUL byte", a)}
+		}
+	}
+	if err := checkEnv("Cmd.Env", cmd.Env); err != nil {
+		return nil, nil, nil, err
+	}
+	env = append(append([]string(nil), cmd.Env...), c.env...)
+	for i, f := range cmd.ExtraFiles {
+		if f == nil {
+			return nil, nil, nil, &ConfigError{Input: fmt.Sprintf("Cmd.ExtraFiles[%d]", i), Err: errors.New("nil")}
+		}
+	}
+	if c.workDir != "" && cmd.Dir != "" && cmd.Dir != c.workDir {
+		return nil, nil, nil, &ConfigError{Input: "Cmd.Dir", Err: fmt.Errorf("%q conflicts with WithWorkDir's %q", cmd.Dir, c.workDir)}
+	}
+	if strings.Contains(cmd.Path, "/") {
+		return argv, env, []string{cmd.Path}, nil
+	}
+	search := DefaultPath
+	for _, v := range env {
+		if p, ok := strings.CutPrefix(v, "PATH="); ok {
+			search = p
+		}
+	}
+	for _, dir := range strings.Split(search, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		candidates = append(candidates, path.Join(dir, cmd.Path))
+	}
+	return argv, env, candidates, nil
+}

@@ -1,0 +1,407 @@
+//go:build linux && cgo
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gosandbox/sandbox/internal/filter"
+	"github.com/gosandbox/sandbox/internal/launch"
+	"github.com/gosandbox/sandbox/ns"
+	"github.com/gosandbox/sandbox/rootfs"
+	"golang.org/x/sys/unix"
+)
+
+// Run runs cmd in a new sandbox and waits for it to end. See RunContext.
+func Run(cmd *Cmd, opts ...Option) (*Result, error) {
+	return RunContext(context.Background(), cmd, opts...)
+}
+
+// RunContext runs cmd in a new sandbox configured by opts and waits for it
+// to end. When ctx is done first, the program and every process of its pid
+// namespace are killed with SIGKILL.
+//
+// The error is non-nil only when the sandbox could not be built or the
+// program could not be started; the Result is then nil. The error is a
+// *ConfigError for an invalid option or Cmd (nothing was started), an
+// *ExecError matching ErrNotFound or ErrNotExecutable when the program cannot
+// be executed inside the sandbox, a *SetupError naming the stage, operation
+// and path of a failed setup step (it unwraps to the errno), or an error
+// matching ErrUnsupported when a protection that was asked for is not
+// available; ctx's error when ctx was done before the start. Otherwise the
+// error is nil and the Result says how the program ended, whatever it did.
+//
+// RunContext is safe to call from many goroutines at once.
+func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	argv, env, candidates, err := c.checkCmd(cmd)
+	if err != nil {
+		return nil, err
+	}
+	var flt *filter.Filter
+	if c.policy.compile != nil {
+		if flt, err = c.policy.compile(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := newStdio(cmd)
+	if err != nil {
+		return nil, err
+	}
+	defer st.closeAll()
+
+	spec, err := c.spec(cmd, flt, st.fds, argv, env, candidates)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	proc, err := launch.Start(spec)
+	st.closeChildEnds()
+	if err != nil {
+		return nil, launchError(cmd, err)
+	}
+	st.start()
+
+	done := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			// Killing the pid namespace's init kills every
+			// process in it.
+			_ = proc.Kill()
+		case <-done:
+		}
+	}()
+	ws, ru, err := proc.Wait()
+	wall := time.Since(start)
+	close(done)
+	<-watched
+	proc.Release()
+	st.wait()
+	if err != nil {
+		return nil, &SetupError{Stage: "wait", Op: "wait4", Err: err}
+	}
+
+	res := &Result{
+		SeccompMode: c.policy.mode,
+		WallTime:    wall,
+		CPUTime:     time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		PeakMemory:  ru.Maxrss * 1024,
+	}
+	switch {
+	case ws.Exited():
+		res.Status, res.ExitCode = Exited, ws.ExitStatus()
+	case ws.Signaled():
+		res.Status, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
+		if ws.Signal() == syscall.SIGSYS && flt != nil && flt.Kills {
+			res.Status = SeccompKilled
+		}
+	}
+	return res, nil
+}
+
+// launchError turns a launcher failure into the package's error types.
+func launchError(cmd *Cmd, err error) error {
+	var se *launch.StepError
+	if !errors.As(err, &se) {
+		return &SetupError{Stage: "launch", Op: "start", Err: err}
+	}
+	if se.Stage == "exec" && se.Op == "execve" {
+		return &ExecError{Name: cmd.Path, Err: se.Err}
+	}
+	out := &SetupError{Stage: se.Stage, Op: se.Op, Path: se.Path, Err: se.Err}
+	if se.Stage == "clone" && (errors.Is(se.Err, unix.EPERM) || errors.Is(se.Err, unix.ENOSPC) || errors.Is(se.Err, unix.EINVAL) || errors.Is(se.Err, unix.EUSERS)) {
+		// No namespaces for us: user namespaces are off, or too many.
+		return errors.Join(ErrUnsupported, out)
+	}
+	return out
+}
+
+var lastCap = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			return n
+		}
+	}
+	return 63 // the launcher skips the ones the kernel does not have
+})
+
+// Securebits that make root inside the sandbox no more than any user:
+// executing a program grants no capabilities, a uid change never restores
+// any, and neither can be undone.
+const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED
+
+// spec builds the launch: clone flags, id maps and the child's steps.
+func (c *config) spec(cmd *Cmd, flt *filter.Filter, fds []int32, argv, env, candidates []string) (*launch.Spec, error) {
+	p := &launch.Program{}
+	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
+	uid, gid := c.root.UID, c.root.GID
+	userns := c.namespaces.Has(ns.User)
+	spec := &launch.Spec{CloneFlags: c.namespaces.CloneFlags(), Program: p}
+	var maps ns.Maps
+	if userns {
+		maps = ns.MapsFor(uid, gid, os.Geteuid(), os.Getegid())
+		spec.UIDMap, spec.GIDMap, spec.DenySetgroups = maps.UID.String(), maps.GID.String(), maps.DenySetgroups
+	}
+
+	// A new session: no controlling terminal of the host, so TIOCSTI
+	// cannot push keystrokes into the caller's shell (CVE-2017-5226).
+	p.Setsid(d("credentials", "setsid", ""))
+	creds := func() {
+		if !maps.DenySetgroups {
+			// No supplementary group of the caller's survives.
+			p.Setgroups(d("credentials", "setgroups", ""))
+		}
+		p.Setresgid(d("credentials", "setresgid "+strconv.FormatUint(uint64(gid), 10), ""), gid)
+		p.Setresuid(d("credentials", "setresuid "+strconv.FormatUint(uint64(uid), 10), ""), uid)
+	}
+	if userns {
+		// In the user namespace the sandbox user keeps the
+		// namespace's capabilities (its root is not mapped), so the
+		// files of the root are made as that user.
+		creds()
+	}
+
+	dir := cmd.Dir
+	if dir == "" {
+		dir = c.workDir
+	}
+	if c.namespaces.Has(ns.Mount) {
+		if !userns {
+			// Without a user namespace the new mount namespace
+			// still shares propagation with the host: cut it, so
+			// no mount of ours shows up there.
+			p.Mount(d("root", "mount --make-rslave", "/"), "", "/", "", unix.MS_REC|unix.MS_SLAVE, "", false)
+		}
+		root := c.root
+		root.Hostname = c.hostname
+		addRootSteps(p, root.Plan())
+		if dir == "" {
+			dir = "/tmp"
+		}
+	}
+	if c.namespaces.Has(ns.UTS) {
+		p.Sethostname(d("uts", "sethostname", ""), c.hostname)
+	}
+	if c.namespaces.Has(ns.Net) {
+		p.LoopbackUp(d("net", "loopback up", "lo"))
+	}
+	if dir != "" {
+		// The working directory is resolved inside the new root, after
+		// the host's is gone: no host directory stays reachable
+		// through the cwd (runc CVE-2024-21626).
+		p.Chdir(d("workdir", "chdir", dir), dir)
+	}
+	p.FDs(d("fds", "dup3/close_range", ""), fds)
+
+	// No capabilities in any set, bounding and ambient included, and no
+	// way to regain one by exec or uid change.
+	p.CapbsetDrop(d("capabilities", "drop bounding set", ""), lastCap())
+	p.Securebits(d("capabilities", "set securebits", ""), lockedSecurebits)
+	if !userns {
+		creds()
+	}
+	p.ClearCaps(d("capabilities", "capset", ""))
+	// no_new_privs: a setuid or file-capability binary gains nothing.
+	p.NoNewPrivs(d("credentials", "no_new_privs", ""))
+	// The parent-death signal: if the supervisor dies, so does the
+	// sandbox (armed after the uid change, which clears it).
+	p.Pdeathsig(d("credentials", "parent-death signal", ""), int(unix.SIGKILL))
+	p.UnblockSignals(d("signals", "unblock", ""))
+	if flt != nil {
+		// The filter comes last before execve, so that it judges only
+		// the program, never the setup.
+		p.Seccomp(d("seccomp", "install filter", ""), flt.BPF)
+	}
+	p.Exec(d("exec", "execve", cmd.Path), candidates, argv, env)
+	return spec, nil
+}
+
+// addRootSteps turns a root plan into launcher steps.
+func addRootSteps(p *launch.Program, steps []rootfs.Step) {
+	for _, s := range steps {
+		path := s.Target
+		if s.Op == rootfs.OpCapture {
+			path = s.Source
+		}
+		d := launch.Desc{Stage: s.Stage, Op: s.Op.String(), Path: path}
+		switch s.Op {
+		case rootfs.OpCapture:
+			p.OpenTree(d, s.Source, s.Recursive, s.Slot, s.AttrSet, s.AttrClr)
+		case rootfs.OpAttach:
+			p.MoveMount(d, s.Slot, s.Target)
+		case rootfs.OpMkdir:
+			p.Mkdir(d, s.Target, s.Mode)
+		case rootfs.OpCreate:
+			p.Create(d, s.Target, s.Mode)
+		case rootfs.OpSymlink:
+			p.Symlink(d, s.Source, s.Target)
+		case rootfs.OpWriteFile:
+			p.WriteFile(d, s.Target, []byte(s.Data), s.Mode)
+		case rootfs.OpMount:
+			p.Mount(d, s.Source, s.Target, s.FSType, s.Flags, s.Data, s.Optional)
+		case rootfs.OpSetAttr:
+			p.SetAttr(d, s.Target, s.Recursive, s.AttrSet, s.AttrClr, s.Optional)
+		case rootfs.OpPivot:
+			p.PivotRoot(d, s.Target)
+		}
+	}
+}
+
+// stdio holds the program's fds 0, 1, 2 and extras, and the pipes and copy
+// goroutines behind non-file readers and writers.
+type stdio struct {
+	fds       []int32
+	child     []*os.File // our copies of the child's ends, closed after the start
+	keep      []*os.File // files whose fds are passed, kept alive until the start
+	parent    []*os.File // our ends, closed when done
+	copies    []func()
+	stdinCopy func()
+	wg        sync.WaitGroup
+}
+
+func newStdio(cmd *Cmd) (*stdio, error) {
+	s := &stdio{}
+	var devNull *os.File
+	null := func() (*os.File, error) {
+		if devNull == nil {
+			f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+			if err != nil {
+				return nil, &SetupError{Stage: "stdio", Op: "open", Path: os.DevNull, Err: err}
+			}
+			devNull = f
+			s.child = append(s.child, f)
+		}
+		return devNull, nil
+	}
+	add := func(f *os.File) { s.fds = append(s.fds, int32(f.Fd())) }
+
+	switch r := cmd.Stdin.(type) {
+	case nil:
+		f, err := null()
+		if err != nil {
+			return nil, err
+		}
+		add(f)
+	case *os.File:
+		s.keep = append(s.keep, r)
+		add(r)
+	default:
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			s.closeAll()
+			return nil, &SetupError{Stage: "stdio", Op: "pipe", Err: err}
+		}
+		s.child = append(s.child, pr)
+		s.parent = append(s.parent, pw)
+		add(pr)
+		s.stdinCopy = func() {
+			_, _ = io.Copy(pw, r)
+			pw.Close()
+		}
+	}
+	var shared *os.File
+	for _, w := range []io.Writer{cmd.Stdout, cmd.Stderr} {
+		switch w := w.(type) {
+		case nil:
+			f, err := null()
+			if err != nil {
+				s.closeAll()
+				return nil, err
+			}
+			add(f)
+		case *os.File:
+			s.keep = append(s.keep, w)
+			add(w)
+		default:
+			if shared != nil && sameWriter(cmd.Stdout, cmd.Stderr) {
+				add(shared)
+				continue
+			}
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				s.closeAll()
+				return nil, &SetupError{Stage: "stdio", Op: "pipe", Err: err}
+			}
+			s.child = append(s.child, pw)
+			s.parent = append(s.parent, pr)
+			shared = pw
+			add(pw)
+			s.copies = append(s.copies, func() {
+				if _, err := io.Copy(w, pr); err != nil {
+					// The writer failed: keep draining so the
+					// program never blocks on a full pipe.
+					_, _ = io.Copy(io.Discard, pr)
+				}
+			})
+		}
+	}
+	for _, f := range cmd.ExtraFiles {
+		s.keep = append(s.keep, f)
+		add(f)
+	}
+	return s, nil
+}
+
+// closeChildEnds closes our copies of what the child now holds.
+func (s *stdio) closeChildEnds() {
+	for _, f := range s.child {
+		f.Close()
+	}
+	s.child = nil
+	s.keep = nil
+}
+
+// start starts the copy goroutines.
+func (s *stdio) start() {
+	if s.stdinCopy != nil {
+		go s.stdinCopy()
+	}
+	for _, c := range s.copies {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c()
+		}()
+	}
+}
+
+// wait waits for the output copies: they end when every process that held
+// the pipes is gone.
+func (s *stdio) wait() { s.wg.Wait() }
+
+func (s *stdio) closeAll() {
+	s.closeChildEnds()
+	for _, f := range s.parent {
+		f.Close()
+	}
+	s.parent = nil
+}
+
+// sameWriter reports whether a and b are the same writer; writers of
+// uncomparable types are never the same.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
