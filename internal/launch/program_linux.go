@@ -51,8 +51,8 @@ const (
 	flagExistOK  = 2
 )
 
-func num(n uint64) arg     { return arg{kind: argNum, n: n} }
-func str(s string) arg     { return arg{kind: argStr, s: s} }
+func num(n uint64) arg      { return arg{kind: argNum, n: n} }
+func str(s string) arg      { return arg{kind: argStr, s: s} }
 func bytesArg(b []byte) arg { return arg{kind: argBytes, b: b} }
 
 // strOrNull is NULL for "" (mount(2) wants NULL, not "", for unused fields).
