@@ -109,7 +109,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		res.Status, res.ExitCode = Exited, ws.ExitStatus()
 	case ws.Signaled():
 		res.Status, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
-		if ws.Signal() == syscall.SIGSYS && flt != nil && flt.Kills {
+		// Every filter can kill: its kill actions and its bad-arch
+		// action end the process with SIGSYS.
+		if ws.Signal() == syscall.SIGSYS && flt != nil {
 			res.Status = SeccompKilled
 		}
 	}
@@ -172,17 +174,7 @@ func (c *config) spec(cmd *Cmd, flt *filter.Filter, fds []int32, argv, env, cand
 		p.Setresgid(d("credentials", "setresgid "+strconv.FormatUint(uint64(gid), 10), ""), gid)
 		p.Setresuid(d("credentials", "setresuid "+strconv.FormatUint(uint64(uid), 10), ""), uid)
 	}
-	if userns {
-		// In the user namespace the sandbox user keeps the
-		// namespace's capabilities (its root is not mapped), so the
-		// files of the root are made as that user.
-		creds()
-	}
-
-	dir := cmd.Dir
-	if dir == "" {
-		dir = c.workDir
-	}
+	var plan []rootfs.Step
 	if c.namespaces.Has(ns.Mount) {
 		if !userns {
 			// Without a user namespace the new mount namespace
@@ -192,10 +184,30 @@ func (c *config) spec(cmd *Cmd, flt *filter.Filter, fds []int32, argv, env, cand
 		}
 		root := c.root
 		root.Hostname = c.hostname
-		addRootSteps(p, root.Plan())
-		if dir == "" {
-			dir = "/tmp"
+		plan = root.Plan()
+		// Bind sources are captured with the caller's own rights,
+		// before the uid changes.
+		n := 0
+		for n < len(plan) && plan[n].Op == rootfs.OpCapture {
+			n++
 		}
+		addRootSteps(p, plan[:n])
+		plan = plan[n:]
+	}
+	if userns {
+		// In the user namespace the sandbox user keeps the
+		// namespace's capabilities (its root is not mapped), so the
+		// files of the root are made as that user.
+		creds()
+	}
+	addRootSteps(p, plan)
+
+	dir := cmd.Dir
+	if dir == "" {
+		dir = c.workDir
+	}
+	if dir == "" && c.namespaces.Has(ns.Mount) {
+		dir = "/tmp"
 	}
 	if c.namespaces.Has(ns.UTS) {
 		p.Sethostname(d("uts", "sethostname", ""), c.hostname)

@@ -21,8 +21,6 @@ import (
 type Filter struct {
 	// BPF is the program as an array of struct sock_filter, native endian.
 	BPF []byte
-	// Kills says whether some path of the program kills the process.
-	Kills bool
 }
 
 // ErrProfile is wrapped by every error about the profile's content.
@@ -40,7 +38,6 @@ const (
 type action struct {
 	scmp libseccomp.ScmpAction
 	ret  uint32 // the SECCOMP_RET_* value, for the prefix of unknown syscalls
-	kill bool
 }
 
 func toAction(a specs.LinuxSeccompAction, errnoRet *uint, defaultErrno *uint) (action, error) {
@@ -53,20 +50,20 @@ func toAction(a specs.LinuxSeccompAction, errnoRet *uint, defaultErrno *uint) (a
 	}
 	switch a {
 	case specs.ActAllow:
-		return action{libseccomp.ActAllow, retAllow, false}, nil
+		return action{libseccomp.ActAllow, retAllow}, nil
 	case specs.ActErrno:
 		if errno > 0xffff {
 			return action{}, fmt.Errorf("%w: errno %d out of range", ErrProfile, errno)
 		}
-		return action{libseccomp.ActErrno.SetReturnCode(int16(errno)), retErrno | uint32(errno), false}, nil
+		return action{libseccomp.ActErrno.SetReturnCode(int16(errno)), retErrno | uint32(errno)}, nil
 	case specs.ActKill, specs.ActKillThread, specs.ActKillProcess:
 		// Always the whole process: killing one thread of a guest
 		// leaves the others running (nsjail#118).
-		return action{libseccomp.ActKillProcess, retKillProcess, true}, nil
+		return action{libseccomp.ActKillProcess, retKillProcess}, nil
 	case specs.ActTrap:
-		return action{libseccomp.ActTrap, retTrap, false}, nil
+		return action{libseccomp.ActTrap, retTrap}, nil
 	case specs.ActLog:
-		return action{libseccomp.ActLog, retLog, false}, nil
+		return action{libseccomp.ActLog, retLog}, nil
 	case specs.ActTrace, specs.ActNotify:
 		return action{}, fmt.Errorf("%w: action %s needs a tracer or listener the sandbox does not provide", ErrProfile, a)
 	}
@@ -156,7 +153,7 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 		arches = append(arches, arch)
 	}
 
-	out := &Filter{Kills: def.kill}
+	out := &Filter{}
 	var prefix []bpf.Instruction
 	for i, rule := range p.Syscalls {
 		act, err := toAction(rule.Action, rule.ErrnoRet, p.DefaultErrnoRet)
@@ -173,7 +170,6 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 		if len(rule.Names) == 0 {
 			return nil, fmt.Errorf("%w: syscalls[%d] names no syscall", ErrProfile, i)
 		}
-		out.Kills = out.Kills || act.kill
 		for _, name := range rule.Names {
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {

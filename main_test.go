@@ -1,0 +1,5 @@
+package sandbox_test
+
+import "runtime"
+
+func isAMD64() bool { return runtime.GOARCH == "amd64" }
