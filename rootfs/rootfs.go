@@ -348,7 +348,7 @@ func (s *Spec) Plan() []Step {
 	// /dev: a tmpfs with the usual nodes bound from the host.
 	p.mkdirAll("dev", "/dev", 0o755)
 	p.add(Step{Op: OpMount, Source: "tmpfs", Target: "/dev", FSType: "tmpfs",
-		Flags: msNosuid | msNoexec, Data: "mode=0755,size=64k,nr_inodes=64", Stage: "dev"})
+		Flags: msNosuid | msNodev | msNoexec, Data: "mode=0755,size=64k,nr_inodes=64", Stage: "dev"})
 	for i, d := range devices {
 		p.add(Step{Op: OpCreate, Target: "/dev/" + d, Mode: 0o666, Stage: "dev"})
 		p.add(Step{Op: OpAttach, Slot: devSlots[i], Target: "/dev/" + d, Stage: "dev"})
@@ -358,6 +358,8 @@ func (s *Spec) Plan() []Step {
 		p.add(Step{Op: OpSymlink, Source: l[0], Target: l[1], Stage: "dev"})
 	}
 	p.add(Step{Op: OpMkdir, Target: "/dev/pts", Mode: 0o755, Stage: "dev"})
+	// devpts is the one mount that keeps dev: its nodes are the
+	// sandbox's own ptys (newinstance), nothing of the host's.
 	p.add(Step{Op: OpMount, Source: "devpts", Target: "/dev/pts", FSType: "devpts",
 		Flags: msNosuid | msNoexec, Data: "newinstance,ptmxmode=0666,mode=620", Stage: "dev"})
 	p.add(Step{Op: OpMkdir, Target: "/dev/shm", Mode: 0o1777, Stage: "dev"})

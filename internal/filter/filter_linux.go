@@ -359,6 +359,18 @@ var newerSyscalls = map[string]numbers{
 	"riscv_flush_icache": {-1, -1, -1, -1, -1},
 }
 
+// Resolve returns an error unless name is a syscall the filter can name:
+// one known to libseccomp or in the table of newer syscalls.
+func Resolve(name string) error {
+	if _, err := libseccomp.GetSyscallFromName(name); err == nil {
+		return nil
+	}
+	if _, ok := newerSyscalls[name]; ok {
+		return nil
+	}
+	return fmt.Errorf("%w: unknown syscall %q", ErrProfile, name)
+}
+
 // UnknownToLibseccomp lists the names of newerSyscalls that the installed
 // libseccomp cannot resolve, sorted.
 func UnknownToLibseccomp() []string {

@@ -1,0 +1,299 @@
+//go:build linux && cgo
+
+package filter_test
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/gosandbox/sandbox/internal/filter"
+	"github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	archX86_64 = 0xc000003e
+	archI386   = 0x40000003
+	archARM64  = 0xc00000b7
+	x32        = 0x40000000
+
+	retKill  = 0x80000000
+	retAllow = 0x7fff0000
+	retErrno = 0x00050000
+)
+
+func noCaps() *specs.Spec {
+	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+}
+
+// vm loads a compiled program into x/net/bpf's VM.
+func vm(t *testing.T, f *filter.Filter) *bpf.VM {
+	t.Helper()
+	var raw []bpf.RawInstruction
+	for i := 0; i < len(f.BPF); i += 8 {
+		b := f.BPF[i:]
+		raw = append(raw, bpf.RawInstruction{
+			Op: binary.NativeEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
+		})
+	}
+	ins, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatalf("the program has instructions the VM does not know")
+	}
+	v, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatalf("NewVM: %v", err)
+	}
+	return v
+}
+
+// seccompData lays out struct seccomp_data for the VM, which loads words
+// big-endian: each 32-bit word is stored big-endian where a little-endian
+// kernel would put it.
+func seccompData(arch, nr uint32, args ...uint64) []byte {
+	b := make([]byte, 64)
+	binary.BigEndian.PutUint32(b[0:], nr)
+	binary.BigEndian.PutUint32(b[4:], arch)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(b[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(b[16+8*i+4:], uint32(a>>32))
+	}
+	return b
+}
+
+type call struct {
+	name string
+	arch uint32
+	nr   uint32
+	args []uint64
+	want uint32
+}
+
+func check(t *testing.T, f *filter.Filter, calls []call) {
+	t.Helper()
+	v := vm(t, f)
+	for _, c := range calls {
+		got, err := v.Run(seccompData(c.arch, c.nr, c.args...))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if uint32(got) != c.want {
+			t.Errorf("%s (arch %#x nr %d args %#x): got %#x, want %#x", c.name, c.arch, c.nr, c.args, uint32(got), c.want)
+		}
+	}
+}
+
+func dockerDefault(t *testing.T, edit func(*specs.LinuxSeccomp)) *filter.Filter {
+	t.Helper()
+	p, err := seccomp.GetDefaultProfile(noCaps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(p)
+	}
+	f, err := filter.Compile(p)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return f
+}
+
+func TestDockerDefault(t *testing.T) {
+	if !isAMD64 {
+		t.Skip("the table holds amd64 numbers")
+	}
+	eperm := uint32(retErrno | uint32(unix.EPERM))
+	check(t, dockerDefault(t, nil), []call{
+		{"getpid", archX86_64, 39, nil, retAllow},
+		{"read", archX86_64, 0, nil, retAllow},
+		{"execve", archX86_64, 59, nil, retAllow},
+		{"mount", archX86_64, 165, nil, eperm},
+		{"umount2", archX86_64, 166, nil, eperm},
+		{"unshare", archX86_64, 272, nil, eperm},
+		{"setns", archX86_64, 308, nil, eperm},
+		{"keyctl", archX86_64, 250, nil, eperm},
+		{"add_key", archX86_64, 248, nil, eperm},
+		{"bpf", archX86_64, 321, nil, eperm},
+		{"perf_event_open", archX86_64, 298, nil, eperm},
+		{"open_by_handle_at", archX86_64, 304, nil, eperm},
+		{"io_uring_setup", archX86_64, 425, nil, eperm},
+		{"userfaultfd", archX86_64, 323, nil, eperm},
+		{"acct", archX86_64, 163, nil, eperm},
+		{"swapon", archX86_64, 167, nil, eperm},
+		{"reboot", archX86_64, 169, nil, eperm},
+		{"settimeofday", archX86_64, 164, nil, eperm},
+		{"kexec_load", archX86_64, 246, nil, eperm},
+		{"clone3", archX86_64, 435, nil, retErrno | uint32(unix.ENOSYS)},
+		{"clone plain", archX86_64, 56, []uint64{uint64(unix.SIGCHLD)}, retAllow},
+		{"clone thread", archX86_64, 56, []uint64{unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND}, retAllow},
+		{"clone newuser", archX86_64, 56, []uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
+		{"clone newns", archX86_64, 56, []uint64{unix.CLONE_NEWNS}, eperm},
+		{"personality linux", archX86_64, 135, []uint64{0}, retAllow},
+		{"personality query", archX86_64, 135, []uint64{0xffffffff}, retAllow},
+		{"personality other", archX86_64, 135, []uint64{1}, eperm},
+		// i386 and x32 twins get the same verdicts.
+		{"i386 getpid", archI386, 20, nil, retAllow},
+		{"i386 mount", archI386, 21, nil, eperm},
+		{"i386 unshare", archI386, 310, nil, eperm},
+		{"x32 getpid", archX86_64, 39 | x32, nil, retAllow},
+		{"x32 mount", archX86_64, 165 | x32, nil, eperm},
+		// An ABI the profile does not list dies.
+		{"arm64 on amd64", archARM64, 172, nil, retKill},
+		// Syscalls libseccomp 2.5.4 does not know, allowed by number.
+		{"statmount", archX86_64, 457, nil, retAllow},
+		{"x32 statmount", archX86_64, 457 | x32, nil, retAllow},
+		{"i386 statmount", archI386, 457, nil, retAllow},
+		{"listmount", archX86_64, 458, nil, retAllow},
+		{"mseal", archX86_64, 462, nil, retAllow},
+		{"getxattrat", archX86_64, 464, nil, retAllow},
+		{"uretprobe", archX86_64, 335, nil, retAllow},
+		// A number nobody allows gets the default.
+		{"unassigned", archX86_64, 4000, nil, eperm},
+	})
+}
+
+func TestDockerDefaultKill(t *testing.T) {
+	if !isAMD64 {
+		t.Skip("the table holds amd64 numbers")
+	}
+	check(t, dockerDefault(t, func(p *specs.LinuxSeccomp) { p.DefaultAction = specs.ActKillProcess }), []call{
+		{"getpid", archX86_64, 39, nil, retAllow},
+		{"mount", archX86_64, 165, nil, retKill},
+		{"i386 mount", archI386, 21, nil, retKill},
+		{"clone3 keeps ENOSYS", archX86_64, 435, nil, retErrno | uint32(unix.ENOSYS)},
+		{"statmount", archX86_64, 457, nil, retAllow},
+	})
+}
+
+func load(t *testing.T, json string) (*filter.Filter, error) {
+	t.Helper()
+	p, err := seccomp.LoadProfile(json, noCaps())
+	if err != nil {
+		t.Fatalf("LoadProfile: %v", err)
+	}
+	return filter.Compile(p)
+}
+
+func TestProfiles(t *testing.T) {
+	if !isAMD64 {
+		t.Skip("the table holds amd64 numbers")
+	}
+	tests := []struct {
+		name  string
+		json  string
+		calls []call
+	}{
+		{
+			name: "seed: legacy name form, errno without errnoRet is EPERM",
+			json: `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"mount","action":"SCMP_ACT_ERRNO"},{"name":"chown","action":"SCMP_ACT_ERRNO"}]}`,
+			calls: []call{
+				{"chown", archX86_64, 92, nil, retErrno | 1},
+				{"mount", archX86_64, 165, nil, retErrno | 1},
+				{"fchownat", archX86_64, 260, nil, retAllow},
+				{"mkdir", archX86_64, 83, nil, retAllow},
+				{"i386 getpid: arch not listed", archI386, 20, nil, retKill},
+			},
+		},
+		{
+			name: "errnoRet and defaultErrnoRet",
+			json: `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"syscalls":[{"names":["getpid","read"],"action":"SCMP_ACT_ALLOW"},{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}`,
+			calls: []call{
+				{"getpid", archX86_64, 39, nil, retAllow},
+				{"mkdir", archX86_64, 83, nil, retErrno | 13},
+				{"write", archX86_64, 1, nil, retErrno | 38},
+			},
+		},
+		{
+			name: "args: alternatives on one index, conjunction across indexes",
+			json: `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+				{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"},{"index":0,"value":8,"op":"SCMP_CMP_EQ"}]},
+				{"names":["kill"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_GE"},{"index":1,"value":15,"op":"SCMP_CMP_EQ"}]},
+				{"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":255,"valueTwo":2,"op":"SCMP_CMP_MASKED_EQ"}]}]}`,
+			calls: []call{
+				{"personality 0", archX86_64, 135, []uint64{0}, retAllow},
+				{"personality 8", archX86_64, 135, []uint64{8}, retAllow},
+				{"personality 1", archX86_64, 135, []uint64{1}, retErrno | 1},
+				{"kill 5 TERM", archX86_64, 62, []uint64{5, 15}, retAllow},
+				{"kill 5 KILL", archX86_64, 62, []uint64{5, 9}, retErrno | 1},
+				{"kill 0 TERM", archX86_64, 62, []uint64{0, 15}, retErrno | 1},
+				{"socket AF_INET", archX86_64, 41, []uint64{2}, retAllow},
+				{"socket AF_INET high bits", archX86_64, 41, []uint64{0x102}, retAllow},
+				{"socket AF_UNIX", archX86_64, 41, []uint64{1}, retErrno | 1},
+			},
+		},
+		{
+			name: "kill actions kill the process, never one thread",
+			json: `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_KILL"},{"names":["umount2"],"action":"SCMP_ACT_KILL_THREAD"}]}`,
+			calls: []call{
+				{"mount", archX86_64, 165, nil, retKill},
+				{"umount2", archX86_64, 166, nil, retKill},
+			},
+		},
+		{
+			name: "architectures and a newer syscall denied by number",
+			json: `{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],"syscalls":[{"names":["statmount","mount"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`,
+			calls: []call{
+				{"statmount", archX86_64, 457, nil, retErrno | 1},
+				{"x32 statmount", archX86_64, 457 | x32, nil, retErrno | 1},
+				{"i386 statmount", archI386, 457, nil, retErrno | 1},
+				{"i386 mount", archI386, 21, nil, retErrno | 1},
+				{"listmount", archX86_64, 458, nil, retAllow},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := load(t, tt.json)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			check(t, f, tt.calls)
+		})
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct{ name, json, words string }{
+		{"unknown action", `{"defaultAction":"SCMP_ACT_SOMETIMES"}`, "SCMP_ACT_SOMETIMES"},
+		{"unknown rule action", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"BLOCK"}]}`, "BLOCK"},
+		{"unknown syscall denied", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount","frobnicate"],"action":"SCMP_ACT_ERRNO"}]}`, "frobnicate"},
+		{"unknown syscall allowed", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["frobnicate"],"action":"SCMP_ACT_ALLOW"}]}`, "frobnicate"},
+		{"unknown operator", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["kill"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}`, "SCMP_CMP_ABOUT"},
+		{"argument index", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["kill"],"action":"SCMP_ACT_ERRNO","args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}`, "index 6"},
+		{"no names", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"action":"SCMP_ACT_ERRNO"}]}`, "names no syscall"},
+		{"notify", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"}]}`, "SCMP_ACT_NOTIFY"},
+		{"unknown arch", `{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_PDP11"]}`, "SCMP_ARCH_PDP11"},
+		{"errno range", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":70000}`, "70000"},
+		{"args on a syscall libseccomp does not know", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["statmount"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]}]}`, "statmount"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.json)
+			if err == nil {
+				t.Fatal("Compile succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.words) {
+				t.Errorf("error %q does not name %q", err, tt.words)
+			}
+		})
+	}
+}
+
+// Every syscall Docker's profile allows is in the filter: known to
+// libseccomp or resolved by number, none dropped.
+func TestNothingDropped(t *testing.T) {
+	unknown := filter.UnknownToLibseccomp()
+	t.Logf("resolved by number (libseccomp does not know them): %v", unknown)
+	p := seccomp.DefaultProfile()
+	for _, s := range p.Syscalls {
+		for _, n := range s.Names {
+			if err := filter.Resolve(n); err != nil {
+				t.Errorf("Docker's profile names %q: %v", n, err)
+			}
+		}
+	}
+}
