@@ -7,10 +7,15 @@
 //   probe connect PORT      connect to 127.0.0.1:PORT: "connect errno"
 //   probe chown FILE        chown(2) FILE to the caller: "chown errno"
 //   probe env               the environment, one variable per line
+//   probe ids               "uid euid gid egid"
+//   probe tiocsti           push a byte into fd 0's terminal: "tiocsti errno"
+//   probe thread-mount      call mount from a second thread, then sleep
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -110,6 +115,13 @@ static long x32(const char *name)
 }
 #endif
 
+static void *mount_thread(void *arg)
+{
+	(void)arg;
+	syscall(SYS_mount, "none", "/tmp", "tmpfs", 0, NULL);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -161,6 +173,23 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "env")) {
 		for (char **e = environ; *e; e++)
 			printf("%s\n", *e);
+		return 0;
+	}
+	if (!strcmp(mode, "ids")) {
+		printf("%d %d %d %d\n", getuid(), geteuid(), getgid(), getegid());
+		return 0;
+	}
+	if (!strcmp(mode, "tiocsti")) {
+		char c = 'x';
+		int r = ioctl(0, TIOCSTI, &c);
+		printf("tiocsti %d\n", r < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(mode, "thread-mount")) {
+		pthread_t th;
+		pthread_create(&th, NULL, mount_thread, NULL);
+		pthread_join(th, NULL);
+		printf("survived\n");
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown mode %s\n", mode);

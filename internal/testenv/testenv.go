@@ -62,7 +62,7 @@ func Probe(t testing.TB, testdata string) string {
 			probeErr = err
 			return
 		}
-		out, err := exec.Command(gcc, "-O1", "-static", "-o", filepath.Join(dir, "probe"), filepath.Join(testdata, "probe.c")).CombinedOutput()
+		out, err := exec.Command(gcc, "-O1", "-static", "-pthread", "-o", filepath.Join(dir, "probe"), filepath.Join(testdata, "probe.c")).CombinedOutput()
 		if err != nil {
 			probeErr = &buildError{err: err, out: string(out)}
 			return
