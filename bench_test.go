@@ -1,0 +1,59 @@
+package sandbox_test
+
+import (
+	"os/exec"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gosandbox/sandbox"
+)
+
+// BenchmarkLaunch times, interleaved in one run, a plain
+// os/exec.Command("/bin/true").Run() and sandbox.Run of /bin/true with full
+// isolation and Docker's default profile. It reports both medians and
+// their ratio ("ratio", the figure to watch: target <= 3.5). The 512MiB-heap
+// case holds 512 MiB of touched heap in the benchmark process; its
+// sandbox-ns should stay within 1.2x of the small-heap case's.
+func BenchmarkLaunch(b *testing.B) {
+	b.Run("heap=small", func(b *testing.B) { benchLaunch(b, 0) })
+	b.Run("heap=512MiB", func(b *testing.B) { benchLaunch(b, 512<<20) })
+}
+
+var ballast []byte
+
+func benchLaunch(b *testing.B, heap int) {
+	if heap > 0 {
+		ballast = make([]byte, heap)
+		for i := 0; i < len(ballast); i += 4096 {
+			ballast[i] = 1
+		}
+		defer func() { ballast = nil; runtime.GC() }()
+	}
+	var plain, boxed []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		res, err := sandbox.Run(sandbox.Command("/bin/true"))
+		t2 := time.Now()
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("sandbox.Run: %v %+v", err, res)
+		}
+		plain = append(plain, t1.Sub(t0))
+		boxed = append(boxed, t2.Sub(t1))
+	}
+	p, s := median(plain), median(boxed)
+	b.ReportMetric(float64(p.Nanoseconds()), "exec-ns")
+	b.ReportMetric(float64(s.Nanoseconds()), "sandbox-ns")
+	b.ReportMetric(float64(s)/float64(p), "ratio")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
