@@ -5,11 +5,13 @@
 package filter
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"sort"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -110,7 +112,160 @@ func conditions(args []specs.LinuxSeccompArg) ([]libseccomp.ScmpCondition, bool,
 // Compile compiles p. Every syscall it names must be known, to libseccomp or
 // to this package's table of newer syscalls; an unknown name is an error,
 // never a silently dropped rule.
+//
+// The program is libseccomp's, in the compact form of tree.go when that is
+// smaller and decides every call exactly as libseccomp's own program does.
 func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
+	full, err := build(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	prog := full.program()
+	if compact, ok := full.compact(p); ok && len(compact) < len(prog) {
+		prog = compact
+	}
+	if len(prog) > 4096 {
+		return nil, fmt.Errorf("%w: the program has %d instructions, more than the kernel's 4096", ErrProfile, len(prog))
+	}
+	return &Filter{BPF: encode(prog)}, nil
+}
+
+// compileFull is Compile without the compact form, for tests.
+func compileFull(p *specs.LinuxSeccomp) (*Filter, error) {
+	full, err := build(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{BPF: encode(full.program())}, nil
+}
+
+// built is a profile compiled by libseccomp.
+type built struct {
+	raw    []bpf.RawInstruction // libseccomp's program
+	arches []libseccomp.ScmpArch
+	// newer are the calls libseccomp does not know: their verdict by
+	// audit arch and number.
+	newer map[uint32]map[uint32]verdict
+}
+
+// program is libseccomp's program behind a prefix that decides the newer
+// calls.
+func (b *built) program() []bpf.RawInstruction {
+	var prefix []bpf.Instruction
+	for _, audit := range sortedKeys(b.newer) {
+		for _, nr := range sortedKeys(b.newer[audit]) {
+			prefix = append(prefix,
+				bpf.LoadAbsolute{Off: offArch, Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: audit, SkipFalse: 3},
+				bpf.LoadAbsolute{Off: offNr, Size: 4},
+				bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},
+				bpf.RetConstant{Val: uint32(b.newer[audit][nr])},
+			)
+		}
+	}
+	raw, err := bpf.Assemble(prefix)
+	if err != nil {
+		panic("filter: assembling the prefix: " + err.Error()) // fixed shapes: cannot fail
+	}
+	return append(raw, b.raw...)
+}
+
+func sortedKeys[V any](m map[uint32]V) []uint32 {
+	k := make([]uint32, 0, len(m))
+	for n := range m {
+		k = append(k, n)
+	}
+	slices.Sort(k)
+	return k
+}
+
+// compact returns the compact form of b's program, or false when it cannot
+// be made or does not check out against the full program.
+func (b *built) compact(p *specs.LinuxSeccomp) ([]bpf.RawInstruction, bool) {
+	var blocks []block
+	for _, a := range b.arches {
+		audit, ok := auditArch[a]
+		if !ok {
+			return nil, false
+		}
+		if slices.ContainsFunc(blocks, func(bl block) bool { return bl.arch == audit }) {
+			continue
+		}
+		ivs, err := analyze(b.raw, audit, b.newer[audit])
+		if err != nil {
+			return nil, false
+		}
+		blocks = append(blocks, block{arch: audit, ivs: ivs})
+	}
+	badArch, err := walk(b.raw, 0, 0)
+	if err != nil || badArch == complexVerdict {
+		return nil, false
+	}
+
+	// The complex program: the rules of every call that checks its
+	// arguments on some arch, and of the calls i386 multiplexes through
+	// socketcall and ipc.
+	isComplex := func(audit, nr uint32) bool {
+		for _, bl := range blocks {
+			if bl.arch == audit {
+				i := sort.Search(len(bl.ivs), func(i int) bool { return bl.ivs[i].lo > nr }) - 1
+				return i >= 0 && bl.ivs[i].v == complexVerdict
+			}
+		}
+		return false
+	}
+	keep := map[string]bool{}
+	for _, rule := range p.Syscalls {
+		for _, name := range rule.Names {
+			for _, a := range b.arches {
+				nr, err := libseccomp.GetSyscallFromNameByArch(name, a)
+				if err != nil {
+					continue
+				}
+				n := int32(nr)
+				if (n <= -100 && n >= -299) || (n >= 0 && isComplex(auditArch[a], uint32(n))) {
+					keep[name] = true
+				}
+			}
+		}
+	}
+	var complexRaw []bpf.RawInstruction
+	if len(keep) > 0 {
+		c, err := build(p, keep)
+		if err != nil {
+			return nil, false
+		}
+		complexRaw = c.raw
+	}
+	prog, err := emit(blocks, uint32(badArch), complexRaw)
+	if err != nil {
+		return nil, false
+	}
+	// Check every interval against the full program.
+	full := b.program()
+	for _, bl := range blocks {
+		for _, iv := range bl.ivs {
+			want, err1 := walk(full, bl.arch, iv.lo)
+			got, err2 := walk(prog, bl.arch, iv.lo)
+			if err1 != nil || err2 != nil || want != got {
+				return nil, false
+			}
+		}
+	}
+	return prog, true
+}
+
+var auditArch = map[libseccomp.ScmpArch]uint32{
+	libseccomp.ArchAMD64: auditArchX86_64,
+	libseccomp.ArchX32:   auditArchX86_64,
+	libseccomp.ArchX86:   auditArchI386,
+	libseccomp.ArchARM64: auditArchAArch64,
+	libseccomp.ArchARM:   auditArchARM,
+}
+
+// build compiles p with libseccomp, keeping only the names in keep when it
+// is not nil.
+func build(p *specs.LinuxSeccomp, keep map[string]bool) (*built, error) {
 	def, err := toAction(p.DefaultAction, p.DefaultErrnoRet, p.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("defaultAction: %w", err)
@@ -138,30 +293,25 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libseccomp: native arch: %w", err)
 	}
-	arches := []libseccomp.ScmpArch{native}
+	b := &built{arches: []libseccomp.ScmpArch{native}, newer: map[uint32]map[uint32]verdict{}}
 	for _, a := range p.Architectures {
 		arch, err := libseccomp.GetArchFromString(archNames[a])
 		if err != nil {
 			return nil, fmt.Errorf("%w: architecture %q: %w", ErrProfile, a, err)
 		}
-		if arch == native {
+		if slices.Contains(b.arches, arch) {
 			continue
 		}
 		if err := f.AddArch(arch); err != nil {
 			return nil, fmt.Errorf("libseccomp: add arch %s: %w", a, err)
 		}
-		arches = append(arches, arch)
+		b.arches = append(b.arches, arch)
 	}
 
-	out := &Filter{}
-	var prefix []bpf.Instruction
 	for i, rule := range p.Syscalls {
 		act, err := toAction(rule.Action, rule.ErrnoRet, p.DefaultErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("syscalls[%d]: %w", i, err)
-		}
-		if act.scmp == def.scmp {
-			continue // libseccomp refuses a rule that repeats the default
 		}
 		conds, shared, err := conditions(rule.Args)
 		if err != nil {
@@ -180,8 +330,13 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 				if len(rule.Args) > 0 {
 					return nil, fmt.Errorf("%w: syscalls[%d]: %q: argument conditions on a syscall libseccomp %s does not know", ErrProfile, i, name, libVersion())
 				}
-				prefix = append(prefix, matchNumbers(nums, arches, act.ret)...)
+				if act.scmp != def.scmp {
+					b.addNewer(nums, act.ret)
+				}
 				continue
+			}
+			if (keep != nil && !keep[name]) || act.scmp == def.scmp {
+				continue // libseccomp refuses a rule that repeats the default
 			}
 			switch {
 			case len(conds) == 0:
@@ -202,23 +357,43 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 			}
 		}
 	}
-
-	prog, err := export(f)
+	raw, err := export(f)
 	if err != nil {
 		return nil, err
 	}
-	if len(prefix) > 0 {
-		raw, err := bpf.Assemble(prefix)
-		if err != nil {
-			return nil, fmt.Errorf("assemble prefix: %w", err)
+	b.raw = raw
+	return b, nil
+}
+
+// addNewer records the verdict of a call libseccomp does not know, on each
+// of b's arches where it exists. The first rule naming it wins, as in
+// libseccomp.
+func (b *built) addNewer(nums numbers, ret uint32) {
+	add := func(audit uint32, nr int, bit uint32) {
+		if nr < 0 {
+			return
 		}
-		prog = append(encode(raw), prog...)
+		if b.newer[audit] == nil {
+			b.newer[audit] = map[uint32]verdict{}
+		}
+		if _, ok := b.newer[audit][uint32(nr)|bit]; !ok {
+			b.newer[audit][uint32(nr)|bit] = verdict(ret)
+		}
 	}
-	if len(prog)/8 > 4096 {
-		return nil, fmt.Errorf("%w: the program has %d instructions, more than the kernel's 4096", ErrProfile, len(prog)/8)
+	for _, a := range b.arches {
+		switch a {
+		case libseccomp.ArchAMD64:
+			add(auditArchX86_64, nums.amd64, 0)
+		case libseccomp.ArchX32:
+			add(auditArchX86_64, nums.x32, x32Bit)
+		case libseccomp.ArchX86:
+			add(auditArchI386, nums.i386, 0)
+		case libseccomp.ArchARM64:
+			add(auditArchAArch64, nums.arm64, 0)
+		case libseccomp.ArchARM:
+			add(auditArchARM, nums.arm, 0)
+		}
 	}
-	out.BPF = prog
-	return out, nil
 }
 
 func libVersion() string {
@@ -226,7 +401,7 @@ func libVersion() string {
 	return fmt.Sprintf("%d.%d.%d", a, b, c)
 }
 
-func export(f *libseccomp.ScmpFilter) ([]byte, error) {
+func export(f *libseccomp.ScmpFilter) ([]bpf.RawInstruction, error) {
 	fd, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
@@ -243,15 +418,21 @@ func export(f *libseccomp.ScmpFilter) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read exported filter: %w", err)
 	}
-	return b, nil
+	raw := make([]bpf.RawInstruction, len(b)/8)
+	for i := range raw {
+		r := b[8*i:]
+		raw[i] = bpf.RawInstruction{Op: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
+	}
+	return raw, nil
 }
 
 // encode turns raw instructions into struct sock_filter bytes.
 func encode(raw []bpf.RawInstruction) []byte {
 	b := make([]byte, 0, 8*len(raw))
 	for _, r := range raw {
-		b = append(b, byte(r.Op), byte(r.Op>>8), r.Jt, r.Jf)
-		b = append(b, byte(r.K), byte(r.K>>8), byte(r.K>>16), byte(r.K>>24))
+		b = binary.NativeEndian.AppendUint16(b, r.Op)
+		b = append(b, r.Jt, r.Jf)
+		b = binary.NativeEndian.AppendUint32(b, r.K)
 	}
 	return b
 }
@@ -261,47 +442,6 @@ const (
 	offNr   = 0
 	offArch = 4
 )
-
-// matchNumbers returns instructions that return ret when the call is one of
-// nums on one of arches, and fall through otherwise. x32 calls are the
-// x86_64 numbers with bit 30 set.
-func matchNumbers(nums numbers, arches []libseccomp.ScmpArch, ret uint32) []bpf.Instruction {
-	var ins []bpf.Instruction
-	match := func(audit uint32, nr uint32) {
-		ins = append(ins,
-			bpf.LoadAbsolute{Off: offArch, Size: 4},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: audit, SkipFalse: 3},
-			bpf.LoadAbsolute{Off: offNr, Size: 4},
-			bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipFalse: 1},
-			bpf.RetConstant{Val: ret},
-		)
-	}
-	for _, a := range arches {
-		switch a {
-		case libseccomp.ArchAMD64:
-			if nums.amd64 >= 0 {
-				match(auditArchX86_64, uint32(nums.amd64))
-			}
-		case libseccomp.ArchX32:
-			if nums.x32 >= 0 {
-				match(auditArchX86_64, uint32(nums.x32)|x32Bit)
-			}
-		case libseccomp.ArchX86:
-			if nums.i386 >= 0 {
-				match(auditArchI386, uint32(nums.i386))
-			}
-		case libseccomp.ArchARM64:
-			if nums.arm64 >= 0 {
-				match(auditArchAArch64, uint32(nums.arm64))
-			}
-		case libseccomp.ArchARM:
-			if nums.arm >= 0 {
-				match(auditArchARM, uint32(nums.arm))
-			}
-		}
-	}
-	return ins
-}
 
 // archNames maps the profile's architectures to libseccomp's names.
 var archNames = map[specs.Arch]string{

@@ -4,6 +4,9 @@ package filter_test
 
 import (
 	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -295,5 +298,88 @@ func TestNothingDropped(t *testing.T) {
 				t.Errorf("Docker's profile names %q: %v", n, err)
 			}
 		}
+	}
+}
+
+// The compact form decides every call exactly as libseccomp's own program:
+// every arch (the listed ones, i386, x32 and a foreign one), every number up
+// to 1100 on each ABI, random and extreme numbers, and arguments that are
+// zero, random or the profile's own constants.
+func TestCompactMatchesFull(t *testing.T) {
+	profiles := map[string]*specs.LinuxSeccomp{}
+	def, err := seccomp.GetDefaultProfile(noCaps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles["docker-default"] = def
+	kill, _ := seccomp.GetDefaultProfile(noCaps())
+	kill.DefaultAction = specs.ActKillProcess
+	profiles["docker-default-kill"] = kill
+	for _, f := range []string{"seed.json", "chown-family.json", "conditional.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "profiles", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := seccomp.LoadProfile(string(b), noCaps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		profiles[f] = p
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for name, p := range profiles {
+		t.Run(name, func(t *testing.T) {
+			compact, err := filter.Compile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := filter.CompileFull(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d instructions, libseccomp's own: %d", len(compact.BPF)/8, len(full.BPF)/8)
+			vc, vf := vm(t, compact), vm(t, full)
+
+			var consts []uint64
+			for _, s := range p.Syscalls {
+				for _, a := range s.Args {
+					consts = append(consts, a.Value, a.Value+1, a.Value-1, a.ValueTwo)
+				}
+			}
+			argSets := [][]uint64{nil, {^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}}
+			for _, c := range consts {
+				argSets = append(argSets, []uint64{c, c, c, c, c, c})
+			}
+			for range 3 {
+				argSets = append(argSets, []uint64{rng.Uint64(), rng.Uint64(), rng.Uint64() & 0xffff, rng.Uint64(), rng.Uint64(), rng.Uint64()})
+			}
+			var nrs []uint32
+			for n := uint32(0); n < 1100; n++ {
+				nrs = append(nrs, n, n|x32)
+			}
+			for range 2000 {
+				nrs = append(nrs, rng.Uint32())
+			}
+			nrs = append(nrs, 0x3fffffff, 0x7fffffff, 0x80000000, 0xffffffff, x32+0xffff)
+			mismatches := 0
+			for _, arch := range []uint32{archX86_64, archI386, archARM64, 0} {
+				for _, nr := range nrs {
+					for _, args := range argSets {
+						in := seccompData(arch, nr, args...)
+						a, err1 := vc.Run(in)
+						b, err2 := vf.Run(in)
+						if err1 != nil || err2 != nil || a != b {
+							mismatches++
+							if mismatches < 10 {
+								t.Errorf("arch %#x nr %d (%#x) args %#x: compact %#x (%v), libseccomp %#x (%v)", arch, nr, nr, args, uint32(a), err1, uint32(b), err2)
+							}
+						}
+					}
+				}
+			}
+			if mismatches > 0 {
+				t.Errorf("%d mismatches", mismatches)
+			}
+		})
 	}
 }
