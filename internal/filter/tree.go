@@ -167,7 +167,10 @@ func emit(blocks []block, badArch uint32, complex []bpf.RawInstruction) ([]bpf.R
 		out[dispatch+2*i] = bpf.JumpIf{Cond: bpf.JumpEqual, Val: b.arch, SkipTrue: 0, SkipFalse: 1}
 		out[dispatch+2*i+1] = bpf.Jump{Skip: uint32(start - (dispatch + 2*i + 2))}
 		out = append(out, bpf.LoadAbsolute{Off: 0, Size: 4})
-		body, jumps := tree(b.ivs)
+		body, jumps, ok := sharedTree(b.ivs)
+		if !ok {
+			body, jumps = tree(b.ivs)
+		}
 		for _, j := range jumps {
 			toComplex = append(toComplex, len(out)+j)
 		}
@@ -222,4 +225,69 @@ func tree(ivs []interval) ([]bpf.Instruction, []int) {
 		jumps = append(jumps, rbase+j)
 	}
 	return out, jumps
+}
+
+// sharedTree is tree with one return per verdict at the end of the block,
+// which the comparisons jump to directly: about half the instructions of
+// tree. It fails when a jump would be longer than 255 instructions.
+func sharedTree(ivs []interval) ([]bpf.Instruction, []int, bool) {
+	type ref struct {
+		terminal bool
+		i        int // node index or terminal index
+	}
+	type node struct {
+		k    uint32
+		t, f ref
+	}
+	var nodes []node
+	var terms []verdict
+	termOf := func(v verdict) ref {
+		i := slices.Index(terms, v)
+		if i < 0 {
+			i = len(terms)
+			terms = append(terms, v)
+		}
+		return ref{terminal: true, i: i}
+	}
+	var build func(ivs []interval) ref
+	build = func(ivs []interval) ref {
+		if len(ivs) == 1 {
+			return termOf(ivs[0].v)
+		}
+		i := len(nodes)
+		nodes = append(nodes, node{})
+		mid := len(ivs) / 2
+		f := build(ivs[:mid])
+		t := build(ivs[mid:])
+		nodes[i] = node{k: ivs[mid].lo, t: t, f: f}
+		return ref{i: i}
+	}
+	root := build(ivs)
+	if root.terminal {
+		return nil, nil, false // one interval: tree makes it one return
+	}
+	pos := func(r ref) int {
+		if r.terminal {
+			return len(nodes) + r.i
+		}
+		return r.i
+	}
+	out := make([]bpf.Instruction, 0, len(nodes)+len(terms))
+	for i, n := range nodes {
+		jt, jf := pos(n.t)-(i+1), pos(n.f)-(i+1)
+		if jt > 255 || jf > 255 {
+			return nil, nil, false
+		}
+		out = append(out, bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: n.k, SkipTrue: uint8(jt), SkipFalse: uint8(jf)})
+	}
+	var jumps []int
+	for _, v := range terms {
+		if v == complexVerdict {
+			jumps = append(jumps, len(out))
+			out = append(out, bpf.Jump{})
+		} else {
+			out = append(out, bpf.RetConstant{Val: uint32(v)})
+		}
+	}
+	return out, jumps, true
 }
