@@ -1,0 +1,353 @@
+// Command sandbox runs a program in a sandbox from the command line.
+//
+//	sandbox run [flags] -- PROGRAM [ARG...]
+//	sandbox profile show docker-default
+//
+// See "sandbox run --help".
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/gosandbox/sandbox"
+	"github.com/moby/profiles/seccomp"
+)
+
+// Exit statuses of the sandbox itself, as docker run and env(1) use them.
+const (
+	exitSetup         = 125
+	exitNotExecutable = 126
+	exitNotFound      = 127
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  sandbox run [flags] -- PROGRAM [ARG...]
+  sandbox profile show docker-default
+
+Run "sandbox run --help" for the flags.
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitSetup
+	}
+	switch args[0] {
+	case "run":
+		return runCmd(args[1:], stdin, stdout, stderr)
+	case "profile":
+		if len(args) == 3 && args[1] == "show" && args[2] == "docker-default" {
+			b, err := json.MarshalIndent(seccomp.DefaultProfile(), "", "  ")
+			if err != nil {
+				fmt.Fprintf(stderr, "sandbox: %v\n", err)
+				return exitSetup
+			}
+			fmt.Fprintf(stdout, "%s\n", b)
+			return 0
+		}
+		fmt.Fprint(stderr, "usage: sandbox profile show docker-default\n")
+		return exitSetup
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sandbox: unknown command %q\n%s", args[0], usage)
+	return exitSetup
+}
+
+const runHelp = `usage: sandbox run [flags] -- PROGRAM [ARG...]
+
+Runs PROGRAM as uid/gid 65534 with no capabilities and no_new_privs, in its
+own user, pid, mount, ipc, uts, cgroup and (unless --network host) net
+namespaces, on a fresh read-only root with the host's /usr, a private /etc,
+/proc, /dev and a 64M /tmp, with only fds 0, 1 and 2 open, under Docker's
+default seccomp profile. Its stdio is sandbox's own.
+
+Exit status: PROGRAM's own; 128+N when signal N ended it (159 for a seccomp
+SIGSYS); 125 when the sandbox could not be set up; 126 when PROGRAM cannot be
+executed; 127 when PROGRAM is not found inside the sandbox.
+
+Examples:
+  sandbox run -- sh -c 'id; hostname; ls /'
+  sandbox run --seccomp mypolicy.json --result - -- sh -c 'mkdir t && chown 65534:65534 t'
+  sandbox run --bind ./src:/src --workdir /src -- make
+  sandbox run --tmpfs /tmp:512M --env LANG=C.UTF-8 -- python3 -c 'print(1)'
+
+Flags:
+`
+
+// runFlags are the flags of "sandbox run".
+type runFlags struct {
+	seccomp, network, rootfs, workdir, result string
+	binds, tmpfs, env                         listFlag
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("sandbox run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runHelp)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.seccomp, "seccomp", "docker-default", "docker-default | docker-default-kill | unconfined | PATH to a Docker-format JSON profile")
+	fs.StringVar(&f.network, "network", "none", "none (own net namespace, loopback only) | host")
+	fs.StringVar(&f.rootfs, "rootfs", "", "use `DIR` as the read-only root instead of the default minimal root")
+	fs.StringVar(&f.workdir, "workdir", "/tmp", "working `DIR`ectory inside")
+	fs.StringVar(&f.result, "result", "", "write the result as JSON to `FILE` (- = stderr)")
+	fs.Var(&f.binds, "bind", "bind mount `SRC[:DST[:rw]]`, read-only unless :rw; repeatable")
+	fs.Var(&f.tmpfs, "tmpfs", "tmpfs mount `DST[:SIZE]` (binary suffixes K, M, G); repeatable; /tmp resizes the default")
+	fs.Var(&f.env, "env", "`K=V` set inside; repeatable; only these and PATH are set")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return exitSetup
+	}
+	argv := fs.Args()
+	res, err := f.execute(argv, stdin, stdout, stderr)
+	code := exitCode(res, err)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s\n", oneLine(err))
+	}
+	if f.result != "" {
+		if werr := writeResult(f.result, res, err, code, stderr); werr != nil {
+			fmt.Fprintf(stderr, "sandbox: --result: %v\n", werr)
+			if code == 0 {
+				code = exitSetup
+			}
+		}
+	}
+	return code
+}
+
+func (f *runFlags) execute(argv []string, stdin io.Reader, stdout, stderr io.Writer) (*sandbox.Result, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("sandbox: run: no PROGRAM given (usage: sandbox run [flags] -- PROGRAM [ARG...])")
+	}
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	cmd := sandbox.Command(argv[0], argv[1:]...)
+	cmd.Env = append([]string{"PATH=" + sandbox.DefaultPath}, f.env...)
+	cmd.Dir = f.workdir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	return sandbox.Run(cmd, opts...)
+}
+
+func (f *runFlags) options() ([]sandbox.Option, error) {
+	var opts []sandbox.Option
+	switch f.seccomp {
+	case "docker-default":
+		opts = append(opts, sandbox.WithDockerDefault())
+	case "docker-default-kill":
+		opts = append(opts, sandbox.WithDockerDefaultKill())
+	case "unconfined":
+		opts = append(opts, sandbox.WithoutSeccomp())
+	case "":
+		return nil, errors.New("sandbox: --seccomp: empty")
+	default:
+		opts = append(opts, sandbox.WithProfileFile(f.seccomp))
+	}
+	switch f.network {
+	case "none":
+		opts = append(opts, sandbox.WithNetwork(sandbox.NetworkNone))
+	case "host":
+		opts = append(opts, sandbox.WithNetwork(sandbox.NetworkHost))
+	default:
+		return nil, fmt.Errorf("sandbox: --network %q: want none or host", f.network)
+	}
+	for _, b := range f.binds {
+		src, dst, rw, err := parseBind(b)
+		if err != nil {
+			return nil, err
+		}
+		if rw {
+			opts = append(opts, sandbox.WithBindRW(src, dst))
+		} else {
+			opts = append(opts, sandbox.WithBind(src, dst))
+		}
+	}
+	for _, t := range f.tmpfs {
+		dst, size, err := parseTmpfs(t)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, sandbox.WithTmpfs(dst, size))
+	}
+	if f.rootfs != "" {
+		opts = append(opts, sandbox.WithRootDir(f.rootfs))
+	}
+	return opts, nil
+}
+
+// parseBind parses SRC[:DST[:rw]]; SRC alone mounts at the same path.
+func parseBind(s string) (src, dst string, rw bool, err error) {
+	parts := strings.Split(s, ":")
+	switch {
+	case len(parts) == 1:
+		src, dst = parts[0], parts[0]
+	case len(parts) == 2:
+		src, dst = parts[0], parts[1]
+	case len(parts) == 3 && parts[2] == "rw":
+		src, dst, rw = parts[0], parts[1], true
+	case len(parts) == 3 && parts[2] == "ro":
+		src, dst = parts[0], parts[1]
+	default:
+		return "", "", false, fmt.Errorf("sandbox: --bind %q: want SRC[:DST[:rw]]", s)
+	}
+	if src == "" || dst == "" {
+		return "", "", false, fmt.Errorf("sandbox: --bind %q: empty path", s)
+	}
+	if abs, err := absPath(src); err == nil {
+		src = abs
+	}
+	return src, dst, rw, nil
+}
+
+func absPath(p string) (string, error) {
+	if strings.HasPrefix(p, "/") {
+		return p, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return wd + "/" + p, nil
+}
+
+// parseTmpfs parses DST[:SIZE].
+func parseTmpfs(s string) (string, int64, error) {
+	dst, size, ok := strings.Cut(s, ":")
+	if !ok {
+		return dst, sandbox.DefaultTmpSize, nil
+	}
+	n, err := parseSize(size)
+	if err != nil {
+		return "", 0, fmt.Errorf("sandbox: --tmpfs %q: %w", s, err)
+	}
+	return dst, n, nil
+}
+
+// parseSize parses bytes with an optional binary suffix: K, M or G
+// (1M = 1048576).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K") || strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "M") || strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G") || strings.HasSuffix(s, "g"):
+		mult, s = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid size %q (want bytes with an optional K, M or G)", s)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q too large", s)
+	}
+	return n * mult, nil
+}
+
+// exitCode maps an outcome to the CLI's exit status.
+func exitCode(res *sandbox.Result, err error) int {
+	switch {
+	case errors.Is(err, sandbox.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, sandbox.ErrNotExecutable):
+		return exitNotExecutable
+	case err != nil:
+		return exitSetup
+	}
+	return res.ExitCode
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// jsonResult is the Result as the CLI writes it.
+type jsonResult struct {
+	Status          string          `json:"status"`
+	ExitCode        int             `json:"exit_code"`
+	Signal          string          `json:"signal"`
+	SeccompMode     string          `json:"seccomp_mode"`
+	Violations      []jsonViolation `json:"violations"`
+	ViolationCount  int             `json:"violation_count"`
+	WallTimeNS      int64           `json:"wall_time_ns"`
+	CPUTimeNS       int64           `json:"cpu_time_ns"`
+	PeakMemoryBytes int64           `json:"peak_memory_bytes"`
+	OutputTruncated bool            `json:"output_truncated"`
+	Error           string          `json:"error,omitempty"`
+}
+
+type jsonViolation struct {
+	Syscall string `json:"syscall"`
+	Number  int    `json:"number"`
+	Arch    string `json:"arch"`
+	Action  string `json:"action"`
+}
+
+func writeResult(file string, res *sandbox.Result, err error, code int, stderr io.Writer) error {
+	j := jsonResult{Status: "setup_error", ExitCode: code, Violations: []jsonViolation{}}
+	if err != nil {
+		j.Error = oneLine(err)
+	} else {
+		j.Status = res.Status.String()
+		j.SeccompMode = res.SeccompMode.String()
+		if res.Signal != 0 {
+			j.Signal = signalName(res.Signal)
+		}
+		j.WallTimeNS = res.WallTime.Nanoseconds()
+		j.CPUTimeNS = res.CPUTime.Nanoseconds()
+		j.PeakMemoryBytes = res.PeakMemory
+		for _, v := range res.Violations {
+			j.Violations = append(j.Violations, jsonViolation{v.Syscall, v.Number, v.Arch, v.Action})
+		}
+		j.ViolationCount = len(res.Violations)
+	}
+	b, merr := json.Marshal(j)
+	if merr != nil {
+		return merr
+	}
+	b = append(b, '\n')
+	if file == "-" {
+		_, werr := stderr.Write(b)
+		return werr
+	}
+	return os.WriteFile(file, b, 0o644)
+}
+
+func signalName(s syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT", syscall.SIGILL: "SIGILL",
+		syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE",
+		syscall.SIGKILL: "SIGKILL", syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
+		syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM", syscall.SIGXCPU: "SIGXCPU",
+		syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
+	}
+	if n, ok := names[s]; ok {
+		return n
+	}
+	return "SIG" + strconv.Itoa(int(s))
+}

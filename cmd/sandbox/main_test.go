@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, strings.NewReader(""), &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	script := filepath.Join(dir, "script")
+	os.WriteFile(script, []byte("#!/bin/sh\n"), 0o644)
+	profile := filepath.Join(dir, "bad.json")
+	os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_NOPE"}`), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		err  string // a word the one-line error must have
+	}{
+		{"own exit code", []string{"run", "--", "sh", "-c", "exit 7"}, 7, ""},
+		// A fault is a kernel-sent signal, which reaches even pid 1.
+		{"signal", []string{"run", "--", "python3", "-c", "import ctypes; ctypes.string_at(0)"}, 139, ""},
+		{"seccomp kill", []string{"run", "--seccomp", "docker-default-kill", "--", "unshare", "-U", "true"}, 159, ""},
+		{"not found", []string{"run", "--", "no-such-program"}, 127, "no-such-program"},
+		{"not executable", []string{"run", "--bind", script + ":/s", "--", "/s"}, 126, "/s"},
+		{"bad flag", []string{"run", "--no-such-flag", "--", "true"}, 125, "no-such-flag"},
+		{"bad network", []string{"run", "--network", "wifi", "--", "true"}, 125, "wifi"},
+		{"invalid profile", []string{"run", "--seccomp", profile, "--", "true"}, 125, "SCMP_ACT_NOPE"},
+		{"missing profile", []string{"run", "--seccomp", "/no/such.json", "--", "true"}, 125, "/no/such.json"},
+		{"bad tmpfs size", []string{"run", "--tmpfs", "/x:lots", "--", "true"}, 125, "lots"},
+		{"no program", []string{"run"}, 125, "PROGRAM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.code, stderr)
+			}
+			if tt.err != "" && !strings.Contains(stderr, tt.err) {
+				t.Errorf("stderr %q does not name %q", stderr, tt.err)
+			}
+		})
+	}
+}
+
+func TestRunDefaults(t *testing.T) {
+	code, out, errOut := cli(t, "run", "--", "sh", "-c", "id -u; id -g; hostname; pwd; echo $PATH; ls /proc/self/fd | wc -l; test -d /proc && test -d /dev && echo ok")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := "65534\n65534\nsandbox\n/tmp\n/usr/local/bin:/usr/bin:/bin\n4\nok\n" // 0-2 and ls's own
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "r.json")
+	code, _, _ := cli(t, "run", "--result", file, "--seccomp", "docker-default-kill", "--", "unshare", "-U", "true")
+	var r map[string]any
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if r["status"] != "seccomp_killed" || r["signal"] != "SIGSYS" || r["exit_code"] != float64(code) || r["seccomp_mode"] != "docker-default-kill" {
+		t.Errorf("result %s (exit %d)", b, code)
+	}
+	// A setup error still writes the result.
+	code, _, stderr := cli(t, "run", "--result", "-", "--seccomp", "/no/such.json", "--", "true")
+	line := stderr[strings.Index(stderr, "{"):]
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		t.Fatalf("%q: %v", stderr, err)
+	}
+	if r["status"] != "setup_error" || r["exit_code"] != float64(code) || !strings.Contains(r["error"].(string), "/no/such.json") {
+		t.Errorf("setup error result: %s", line)
+	}
+}
+
+func TestBindAndTmpfs(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	os.WriteFile(filepath.Join(dir, "f"), []byte("hi\n"), 0o644)
+	code, out, errOut := cli(t, "run", "--bind", dir, "--bind", dir+":/rw:rw", "--tmpfs", "/tmp:1M", "--tmpfs", "/scratch:2M",
+		"--", "sh", "-c", "cat "+dir+"/f; echo x > /rw/g && echo rw; df -k /tmp /scratch | awk 'NR>1{print $2}'")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if out != "hi\nrw\n1024\n2048\n" {
+		t.Errorf("got %q", out)
+	}
+}
+
+func TestProfileShowRoundTrip(t *testing.T) {
+	code, out, _ := cli(t, "profile", "show", "docker-default")
+	if code != 0 || !strings.Contains(out, `"defaultAction": "SCMP_ACT_ERRNO"`) || !strings.Contains(out, "CAP_SYS_ADMIN") {
+		t.Fatalf("exit %d, output lacks the profile or its capability conditions", code)
+	}
+	file := filepath.Join(t.TempDir(), "docker.json")
+	os.WriteFile(file, []byte(out), 0o644)
+	// Fed back, it denies what docker-default denies.
+	code, _, _ = cli(t, "run", "--seccomp", file, "--", "unshare", "-U", "true")
+	if code == 0 {
+		t.Error("unshare succeeded under the shown profile")
+	}
+	code, _, _ = cli(t, "run", "--seccomp", file, "--", "true")
+	if code != 0 {
+		t.Errorf("true failed under the shown profile: %d", code)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1": 1, "1K": 1024, "1M": 1 << 20, "3G": 3 << 30, "64m": 64 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "M", "1T", "1.5M", "99999999999999999G"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) succeeded", in)
+		}
+	}
+}
+
+func TestParseBind(t *testing.T) {
+	tests := []struct {
+		in, src, dst string
+		rw, err      bool
+	}{
+		{in: "/a", src: "/a", dst: "/a"},
+		{in: "/a:/b", src: "/a", dst: "/b"},
+		{in: "/a:/b:rw", src: "/a", dst: "/b", rw: true},
+		{in: "/a:/b:ro", src: "/a", dst: "/b"},
+		{in: "/a:/b:x", err: true},
+		{in: ":/b", err: true},
+		{in: "/a:", err: true},
+		{in: "/a:/b:rw:z", err: true},
+	}
+	for _, tt := range tests {
+		src, dst, rw, err := parseBind(tt.in)
+		if (err != nil) != tt.err || (err == nil && (src != tt.src || dst != tt.dst || rw != tt.rw)) {
+			t.Errorf("parseBind(%q) = %q %q %v %v", tt.in, src, dst, rw, err)
+		}
+	}
+}
+
+func FuzzParseMountFlags(f *testing.F) {
+	for _, s := range []string{"/a:/b:rw", "/tmp:64M", "x", "::", "/a:1G"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if src, dst, _, err := parseBind(s); err == nil && (src == "" || dst == "") {
+			t.Fatalf("parseBind(%q) gave an empty path", s)
+		}
+		if _, n, err := parseTmpfs(s); err == nil && n <= 0 {
+			t.Fatalf("parseTmpfs(%q) gave size %d", s, n)
+		}
+	})
+}
