@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 package sandbox
 
 import (
@@ -10,20 +12,13 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// policy is a seccomp policy and its compiled filter, made once.
-type policy struct {
-	mode    SeccompMode
-	compile func() (*filter.Filter, error) // nil for Unconfined
-}
-
 var (
-	dockerDefaultPolicy = &policy{mode: DockerDefault, compile: sync.OnceValues(func() (*filter.Filter, error) {
+	dockerDefaultPolicy = &policy{mode: DockerDefault, compile: sync.OnceValues(func() ([]byte, error) {
 		return compileResolved("docker-default", nil)
 	})}
-	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: sync.OnceValues(func() (*filter.Filter, error) {
+	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: sync.OnceValues(func() ([]byte, error) {
 		return compileResolved("docker-default-kill", func(p *specs.LinuxSeccomp) { p.DefaultAction = specs.ActKillProcess })
 	})}
-	unconfinedPolicy = &policy{mode: Unconfined}
 )
 
 // noCaps is the container Docker's loader resolves a profile for: one with
@@ -32,7 +27,7 @@ func noCaps() *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
 }
 
-func compileResolved(name string, edit func(*specs.LinuxSeccomp)) (*filter.Filter, error) {
+func compileResolved(name string, edit func(*specs.LinuxSeccomp)) ([]byte, error) {
 	p, err := seccomp.GetDefaultProfile(noCaps())
 	if err != nil {
 		return nil, &ConfigError{Input: name, Err: err}
@@ -44,13 +39,13 @@ func compileResolved(name string, edit func(*specs.LinuxSeccomp)) (*filter.Filte
 	if err != nil {
 		return nil, &ConfigError{Input: name, Err: err}
 	}
-	return f, nil
+	return f.BPF, nil
 }
 
 // profileCache holds compiled custom profiles by the hash of their JSON.
 var profileCache struct {
 	sync.Mutex
-	m map[[32]byte]*filter.Filter
+	m map[[32]byte][]byte
 }
 
 const profileCacheSize = 128
@@ -60,21 +55,22 @@ const profileCacheSize = 128
 func customPolicy(input string, json []byte) (*policy, error) {
 	key := sha256.Sum256(json)
 	profileCache.Lock()
-	f := profileCache.m[key]
+	prog := profileCache.m[key]
 	profileCache.Unlock()
-	if f == nil {
-		var err error
-		if f, err = compileProfile(json); err != nil {
+	if prog == nil {
+		f, err := compileProfile(json)
+		if err != nil {
 			return nil, &ConfigError{Input: input, Err: err}
 		}
+		prog = f.BPF
 		profileCache.Lock()
 		if profileCache.m == nil || len(profileCache.m) >= profileCacheSize {
-			profileCache.m = make(map[[32]byte]*filter.Filter)
+			profileCache.m = make(map[[32]byte][]byte)
 		}
-		profileCache.m[key] = f
+		profileCache.m[key] = prog
 		profileCache.Unlock()
 	}
-	return &policy{mode: Custom, compile: func() (*filter.Filter, error) { return f, nil }}, nil
+	return &policy{mode: Custom, compile: func() ([]byte, error) { return prog, nil }}, nil
 }
 
 // compileProfile resolves a Docker-format profile as Docker does and

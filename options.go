@@ -42,6 +42,14 @@ const (
 	DefaultPath = "/usr/local/bin:/usr/bin:/bin"
 )
 
+// policy is a seccomp policy and its BPF program, compiled once.
+type policy struct {
+	mode    SeccompMode
+	compile func() ([]byte, error) // nil for Unconfined
+}
+
+var unconfinedPolicy = &policy{mode: Unconfined}
+
 type config struct {
 	policy     *policy
 	namespaces ns.Set

@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/gosandbox/sandbox/internal/launch"
 	"github.com/gosandbox/sandbox/ns"
 	"github.com/gosandbox/sandbox/rootfs"
@@ -52,9 +51,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	var flt *filter.Filter
+	var bpf []byte
 	if c.policy.compile != nil {
-		if flt, err = c.policy.compile(); err != nil {
+		if bpf, err = c.policy.compile(); err != nil {
 			return nil, err
 		}
 	}
@@ -64,7 +63,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	defer st.closeAll()
 
-	spec, err := c.spec(cmd, flt, st.fds, argv, env, candidates)
+	spec, err := c.spec(cmd, bpf, st.fds, argv, env, candidates)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +110,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		res.Status, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
 		// Every filter can kill: its kill actions and its bad-arch
 		// action end the process with SIGSYS.
-		if ws.Signal() == syscall.SIGSYS && flt != nil {
+		if ws.Signal() == syscall.SIGSYS && bpf != nil {
 			res.Status = SeccompKilled
 		}
 	}
@@ -151,7 +150,7 @@ var lastCap = sync.OnceValue(func() int {
 const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED
 
 // spec builds the launch: clone flags, id maps and the child's steps.
-func (c *config) spec(cmd *Cmd, flt *filter.Filter, fds []int32, argv, env, candidates []string) (*launch.Spec, error) {
+func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates []string) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -237,10 +236,10 @@ func (c *config) spec(cmd *Cmd, flt *filter.Filter, fds []int32, argv, env, cand
 	// sandbox (armed after the uid change, which clears it).
 	p.Pdeathsig(d("credentials", "parent-death signal", ""), int(unix.SIGKILL))
 	p.UnblockSignals(d("signals", "unblock", ""))
-	if flt != nil {
+	if bpf != nil {
 		// The filter comes last before execve, so that it judges only
 		// the program, never the setup.
-		p.Seccomp(d("seccomp", "install filter", ""), flt.BPF)
+		p.Seccomp(d("seccomp", "install filter", ""), bpf)
 	}
 	p.Exec(d("exec", "execve", cmd.Path), candidates, argv, env)
 	return spec, nil

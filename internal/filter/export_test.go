@@ -1,3 +1,5 @@
+//go:build linux && cgo
+
 package filter
 
 // CompileFull is Compile without the compact form: libseccomp's program as

@@ -1,0 +1,33 @@
+//go:build !cgo
+
+package sandbox
+
+import (
+	"context"
+	"fmt"
+)
+
+// Without cgo there is neither the launcher nor libseccomp: every run fails
+// closed.
+var errNoCgo = fmt.Errorf("%w: built without cgo (the launcher and libseccomp need it)", ErrUnsupported)
+
+var (
+	dockerDefaultPolicy     = &policy{mode: DockerDefault, compile: func() ([]byte, error) { return nil, errNoCgo }}
+	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: func() ([]byte, error) { return nil, errNoCgo }}
+)
+
+func customPolicy(input string, _ []byte) (*policy, error) {
+	return nil, &ConfigError{Input: input, Err: errNoCgo}
+}
+
+// Run runs cmd in a new sandbox. Without cgo it always fails with an error
+// matching ErrUnsupported.
+func Run(cmd *Cmd, opts ...Option) (*Result, error) {
+	return RunContext(context.Background(), cmd, opts...)
+}
+
+// RunContext runs cmd in a new sandbox. Without cgo it always fails with an
+// error matching ErrUnsupported.
+func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) {
+	return nil, errNoCgo
+}
