@@ -320,6 +320,8 @@ func (c *config) checkCmd(cmd *Cmd) (argv, env, candidates []string, err error) 
 	if err := checkEnv("Cmd.Env", cmd.Env); err != nil {
 		return nil, nil, nil, err
 	}
+	// Only what the caller gives: secrets in the caller's environment
+	// never reach the program (judge0#564).
 	env = append(append([]string(nil), cmd.Env...), c.env...)
 	for i, f := range cmd.ExtraFiles {
 		if f == nil {

@@ -155,9 +155,14 @@ func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates [
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
 	userns := c.namespaces.Has(ns.User)
+	// Fresh namespaces: with its own pid namespace the program is its
+	// init, so every process it leaves dies with it and none of the host
+	// is visible to ptrace or kill (threats 7, 15, 16).
 	spec := &launch.Spec{CloneFlags: c.namespaces.CloneFlags(), Program: p}
 	var maps ns.Maps
 	if userns {
+		// Never host root: the sandbox user maps to an unprivileged
+		// host id, so an escape lands as nobody (or as the caller).
 		maps = ns.MapsFor(uid, gid, os.Geteuid(), os.Getegid())
 		spec.UIDMap, spec.GIDMap, spec.DenySetgroups = maps.UID.String(), maps.GID.String(), maps.DenySetgroups
 	}

@@ -154,12 +154,17 @@ var (
 	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
-// The host's system directories bound read-only into the default root, and
-// the device nodes bound into /dev.
-var (
-	systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"}
-	devices    = []string{"null", "zero", "full", "random", "urandom", "tty"}
-)
+// The host's paths bound read-only into the default root (or made again
+// when they are symbolic links): the system directories, and what of /etc
+// the dynamic linker, alternatives and the time zone need.
+var hostPaths = []struct{ path, stage string }{
+	{"/usr", "system dirs"}, {"/bin", "system dirs"}, {"/sbin", "system dirs"}, {"/lib", "system dirs"},
+	{"/lib64", "system dirs"}, {"/lib32", "system dirs"}, {"/libx32", "system dirs"},
+	{"/etc/ld.so.cache", "etc"}, {"/etc/alternatives", "etc"}, {"/etc/localtime", "etc"},
+}
+
+// The device nodes bound into /dev.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // Every mount is nosuid (a setuid binary gains nothing) and nodev (no device
 // node of the sandbox's making opens a host device); only the bound device
@@ -272,32 +277,19 @@ func (s *Spec) Plan() []Step {
 	var attaches []attach
 	var links []Step
 	if s.RootDir == "" {
-		for _, d := range systemDirs {
-			fi, err := os.Lstat(d)
+		for _, h := range hostPaths {
+			fi, err := os.Lstat(h.path)
 			switch {
 			case err != nil:
 				continue
 			case fi.Mode()&os.ModeSymlink != 0:
-				// A merged-/usr link such as /bin -> usr/bin is
-				// made again, not bound.
-				if target, err := os.Readlink(d); err == nil {
-					links = append(links, Step{Op: OpSymlink, Source: target, Target: d, Stage: "system dirs"})
-				}
-			case fi.IsDir():
-				attaches = append(attaches, attach{p.capture("system dirs", d, roAttrs), d, true, "system dirs"})
-			}
-		}
-		for _, f := range []string{"/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime"} {
-			fi, err := os.Lstat(f)
-			switch {
-			case err != nil:
-				continue
-			case fi.Mode()&os.ModeSymlink != 0:
-				if target, err := os.Readlink(f); err == nil {
-					links = append(links, Step{Op: OpSymlink, Source: target, Target: f, Stage: "etc"})
+				// A merged-/usr link such as /bin -> usr/bin (or
+				// /etc/localtime's link) is made again, not bound.
+				if target, err := os.Readlink(h.path); err == nil {
+					links = append(links, Step{Op: OpSymlink, Source: target, Target: h.path, Stage: h.stage})
 				}
 			default:
-				attaches = append(attaches, attach{p.capture("etc", f, roAttrs), f, fi.IsDir(), "etc"})
+				attaches = append(attaches, attach{p.capture(h.stage, h.path, roAttrs), h.path, fi.IsDir(), h.stage})
 			}
 		}
 	}
