@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -116,7 +115,7 @@ func conditions(args []specs.LinuxSeccompArg) ([]libseccomp.ScmpCondition, bool,
 // The program is libseccomp's, in the compact form of tree.go when that is
 // smaller and decides every call exactly as libseccomp's own program does.
 func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
-	full, err := build(p, nil)
+	full, err := build(p, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +131,7 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 
 // compileFull is Compile without the compact form, for tests.
 func compileFull(p *specs.LinuxSeccomp) (*Filter, error) {
-	full, err := build(p, nil)
+	full, err := build(p, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -202,42 +201,42 @@ func (b *built) compact(p *specs.LinuxSeccomp) ([]bpf.RawInstruction, bool) {
 		return nil, false
 	}
 
-	// The complex program: the rules of every call that checks its
-	// arguments on some arch, and of the calls i386 multiplexes through
-	// socketcall and ipc.
-	isComplex := func(audit, nr uint32) bool {
-		for _, bl := range blocks {
-			if bl.arch == audit {
-				i := sort.Search(len(bl.ivs), func(i int) bool { return bl.ivs[i].lo > nr }) - 1
-				return i >= 0 && bl.ivs[i].v == complexVerdict
+	// Each arch's complex program: the rules of every call that checks
+	// its arguments on that arch, and on i386 of the calls it
+	// multiplexes through socketcall and ipc.
+	for i := range blocks {
+		bl := &blocks[i]
+		var arches []libseccomp.ScmpArch
+		for _, a := range b.arches {
+			if auditArch[a] == bl.arch {
+				arches = append(arches, a)
 			}
 		}
-		return false
-	}
-	keep := map[string]bool{}
-	for _, rule := range p.Syscalls {
-		for _, name := range rule.Names {
-			for _, a := range b.arches {
-				nr, err := libseccomp.GetSyscallFromNameByArch(name, a)
-				if err != nil {
-					continue
-				}
-				n := int32(nr)
-				if (n <= -100 && n >= -299) || (n >= 0 && isComplex(auditArch[a], uint32(n))) {
-					keep[name] = true
+		keep := map[string]bool{}
+		for _, rule := range p.Syscalls {
+			for _, name := range rule.Names {
+				for _, a := range arches {
+					nr, err := libseccomp.GetSyscallFromNameByArch(name, a)
+					if err != nil {
+						continue
+					}
+					n := int32(nr)
+					if (n <= -100 && n >= -299) || (n >= 0 && bl.isComplex(uint32(n))) {
+						keep[name] = true
+					}
 				}
 			}
 		}
-	}
-	var complexRaw []bpf.RawInstruction
-	if len(keep) > 0 {
-		c, err := build(p, keep)
+		if !slices.ContainsFunc(bl.ivs, func(iv interval) bool { return iv.v == complexVerdict }) {
+			continue
+		}
+		c, err := build(p, keep, arches)
 		if err != nil {
 			return nil, false
 		}
-		complexRaw = c.raw
+		bl.complex = c.raw
 	}
-	prog, err := emit(blocks, uint32(badArch), complexRaw)
+	prog, err := emit(blocks, uint32(badArch))
 	if err != nil {
 		return nil, false
 	}
@@ -264,8 +263,8 @@ var auditArch = map[libseccomp.ScmpArch]uint32{
 }
 
 // build compiles p with libseccomp, keeping only the names in keep when it
-// is not nil.
-func build(p *specs.LinuxSeccomp, keep map[string]bool) (*built, error) {
+// is not nil, for the profile's arches or, when only is not nil, for those.
+func build(p *specs.LinuxSeccomp, keep map[string]bool, only []libseccomp.ScmpArch) (*built, error) {
 	def, err := toAction(p.DefaultAction, p.DefaultErrnoRet, p.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("defaultAction: %w", err)
@@ -299,13 +298,25 @@ func build(p *specs.LinuxSeccomp, keep map[string]bool) (*built, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: architecture %q: %w", ErrProfile, a, err)
 		}
-		if slices.Contains(b.arches, arch) {
+		if !slices.Contains(b.arches, arch) {
+			b.arches = append(b.arches, arch)
+		}
+	}
+	if only != nil {
+		b.arches = only
+	}
+	for _, arch := range b.arches {
+		if arch == native {
 			continue
 		}
 		if err := f.AddArch(arch); err != nil {
-			return nil, fmt.Errorf("libseccomp: add arch %s: %w", a, err)
+			return nil, fmt.Errorf("libseccomp: add arch %s: %w", arch, err)
 		}
-		b.arches = append(b.arches, arch)
+	}
+	if !slices.Contains(b.arches, native) {
+		if err := f.RemoveArch(native); err != nil {
+			return nil, fmt.Errorf("libseccomp: remove arch %s: %w", native, err)
+		}
 	}
 
 	for i, rule := range p.Syscalls {

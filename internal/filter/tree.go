@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"slices"
+	"sort"
 
 	"golang.org/x/net/bpf"
 )
@@ -145,16 +146,23 @@ func analyze(prog []bpf.RawInstruction, arch uint32, overrides map[uint32]verdic
 
 // block is one arch's part of the compact program.
 type block struct {
-	arch uint32
-	ivs  []interval
+	arch    uint32
+	ivs     []interval
+	complex []bpf.RawInstruction // where its complex numbers jump
+}
+
+// isComplex reports whether nr's verdict depends on the arguments.
+func (b *block) isComplex(nr uint32) bool {
+	i := sort.Search(len(b.ivs), func(i int) bool { return b.ivs[i].lo > nr }) - 1
+	return i >= 0 && b.ivs[i].v == complexVerdict
 }
 
 // emit lays out the compact program: an arch dispatch, a range tree per
-// arch, then the complex program. badArch is the verdict of arches not
-// listed.
-func emit(blocks []block, badArch uint32, complex []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
+// arch, then each arch's complex program. badArch is the verdict of arches
+// not listed.
+func emit(blocks []block, badArch uint32) ([]bpf.RawInstruction, error) {
 	var out []bpf.Instruction
-	var toComplex []int // indexes of the jumps to patch
+	toComplex := make([][]int, len(blocks)) // per block, the jumps to patch
 	// The dispatch: ld arch; per arch "jeq A, 0, 1; ja block".
 	out = append(out, bpf.LoadAbsolute{Off: 4, Size: 4})
 	dispatch := len(out)
@@ -172,25 +180,30 @@ func emit(blocks []block, badArch uint32, complex []bpf.RawInstruction) ([]bpf.R
 			body, jumps = tree(b.ivs)
 		}
 		for _, j := range jumps {
-			toComplex = append(toComplex, len(out)+j)
+			toComplex[i] = append(toComplex[i], len(out)+j)
 		}
 		out = append(out, body...)
+		if len(jumps) > 0 && len(b.complex) == 0 {
+			return nil, errUnexpected
+		}
 	}
-	complexAt := len(out)
-	for _, j := range toComplex {
-		out[j] = bpf.Jump{Skip: uint32(complexAt - (j + 1))}
-	}
-	if len(toComplex) > 0 && len(complex) == 0 {
-		return nil, errUnexpected
+	at := len(out)
+	var tail []bpf.RawInstruction
+	for i, b := range blocks {
+		if len(toComplex[i]) == 0 {
+			continue
+		}
+		for _, j := range toComplex[i] {
+			out[j] = bpf.Jump{Skip: uint32(at - (j + 1))}
+		}
+		tail = append(tail, b.complex...)
+		at += len(b.complex)
 	}
 	raw, err := bpf.Assemble(out)
 	if err != nil {
 		return nil, err
 	}
-	if len(toComplex) > 0 {
-		raw = append(raw, complex...)
-	}
-	return raw, nil
+	return append(raw, tail...), nil
 }
 
 // tree returns a binary search over ivs (the number is in A) and the
