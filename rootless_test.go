@@ -36,8 +36,10 @@ func TestRootless(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "sandbox.test")
 	copyFile(t, os.Args[0], bin, 0o755)
-	if err := os.CopyFS(filepath.Join(dir, "testdata"), os.DirFS("testdata")); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"testdata", "examples/strict/guest"} {
+		if err := os.CopyFS(filepath.Join(dir, d), os.DirFS(d)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil {

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/gosandbox/sandbox/internal/launch"
 	"github.com/gosandbox/sandbox/ns"
 	"github.com/gosandbox/sandbox/rootfs"
@@ -62,14 +65,35 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		return nil, err
 	}
 	defer st.closeAll()
+	strict := c.policy == strictPolicy
+	var audit *kmsg
+	if strict {
+		audit = openKmsg()
+		defer audit.close()
+	}
 
 	spec, err := c.spec(cmd, bpf, st.fds, argv, env, candidates)
 	if err != nil {
 		return nil, err
 	}
+	if strict {
+		// The tracer of a PTRACE_TRACEME child is the thread that
+		// cloned it: clone and inject from one locked thread.
+		runtime.LockOSThread()
+	}
 	start := time.Now()
 	proc, err := launch.Start(spec)
 	st.closeChildEnds()
+	if err == nil && strict {
+		if err = enterStrict(proc.Pid); err != nil {
+			_ = proc.Kill()
+			_, _, _ = proc.Wait()
+			proc.Release()
+		}
+	}
+	if strict {
+		runtime.UnlockOSThread()
+	}
 	if err != nil {
 		return nil, launchError(cmd, err)
 	}
@@ -77,12 +101,14 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 
 	done := make(chan struct{})
 	watched := make(chan struct{})
+	var killed atomic.Bool // the supervisor sent a SIGKILL
 	go func() {
 		defer close(watched)
 		select {
 		case <-ctx.Done():
 			// Killing the pid namespace's init kills every
 			// process in it.
+			killed.Store(true)
 			_ = proc.Kill()
 		case <-done:
 		}
@@ -113,8 +139,31 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		if ws.Signal() == syscall.SIGSYS && bpf != nil {
 			res.Status = SeccompKilled
 		}
+		// In strict mode the kernel kills with SIGKILL: a SIGKILL the
+		// supervisor did not send is the policy's.
+		if ws.Signal() == syscall.SIGKILL && strict && !killed.Load() {
+			res.Status = SeccompKilled
+			res.Violations = []Violation{strictViolation(audit, proc.Pid)}
+		}
 	}
 	return res, nil
+}
+
+// strictViolation names the call that strict mode killed pid for, from the
+// kernel's audit record when it can be read.
+func strictViolation(audit *kmsg, pid int) Violation {
+	v := Violation{Syscall: "unknown", Number: -1, Action: "kill"}
+	arch, nr, ok := audit.seccompKill(pid, 200*time.Millisecond)
+	if !ok {
+		_, v.Arch = filter.SyscallName(auditArchNative, 0)
+		return v
+	}
+	name, abi := filter.SyscallName(arch, nr)
+	v.Number, v.Arch = nr, abi
+	if name != "" {
+		v.Syscall = name
+	}
+	return v
 }
 
 // launchError turns a launcher failure into the package's error types.
@@ -124,6 +173,9 @@ func launchError(cmd *Cmd, err error) error {
 		return &SetupError{Stage: "launch", Op: "start", Err: err}
 	}
 	if se.Stage == "exec" && se.Op == "execve" {
+		if reason, ok := guestReasons[se.Err]; ok {
+			return &GuestError{Name: cmd.Path, Reason: reason}
+		}
 		return &ExecError{Name: cmd.Path, Err: se.Err}
 	}
 	out := &SetupError{Stage: se.Stage, Op: se.Op, Path: se.Path, Err: se.Err}
@@ -132,6 +184,14 @@ func launchError(cmd *Cmd, err error) error {
 		return errors.Join(ErrUnsupported, out)
 	}
 	return out
+}
+
+// guestReasons say why strict mode refused a program.
+var guestReasons = map[error]string{
+	launch.ErrScript:  "a script (#!), not a static executable",
+	launch.ErrNotELF:  "not an ELF executable",
+	launch.ErrArch:    "an ELF executable for another architecture",
+	launch.ErrDynamic: "a dynamic executable (it names an interpreter, PT_INTERP)",
 }
 
 var lastCap = sync.OnceValue(func() int {
@@ -245,6 +305,12 @@ func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates [
 		// The filter comes last before execve, so that it judges only
 		// the program, never the setup.
 		p.Seccomp(d("seccomp", "install filter", ""), bpf)
+	}
+	if c.policy == strictPolicy {
+		// Strict mode is entered at the exec stop (enterStrict).
+		p.Traceme(d("strict", "PTRACE_TRACEME", ""))
+		p.ExecStatic(d("exec", "execve", cmd.Path), candidates, argv, env)
+		return spec, nil
 	}
 	p.Exec(d("exec", "execve", cmd.Path), candidates, argv, env)
 	return spec, nil

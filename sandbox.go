@@ -97,7 +97,8 @@ const (
 	Exited Status = iota + 1
 	// Signaled: a signal killed it; see Signal.
 	Signaled
-	// SeccompKilled: the seccomp policy killed it (SIGSYS under a filter).
+	// SeccompKilled: the seccomp policy killed it: SIGSYS under a filter,
+	// SIGKILL in strict mode (never one the supervisor sent).
 	SeccompKilled
 )
 
@@ -137,6 +138,8 @@ const (
 	Unconfined
 	// Custom is a Docker-format profile given by the caller.
 	Custom
+	// Strict is SECCOMP_MODE_STRICT (see WithStrict).
+	Strict
 )
 
 var modeNames = map[SeccompMode]string{
@@ -144,6 +147,7 @@ var modeNames = map[SeccompMode]string{
 	DockerDefaultKill: "docker-default-kill",
 	Unconfined:        "unconfined",
 	Custom:            "custom",
+	Strict:            "strict",
 }
 
 // String returns the mode's name, as the CLI's --seccomp takes it.
@@ -164,9 +168,10 @@ func (m SeccompMode) MarshalText() ([]byte, error) {
 
 // Violation is a system call the seccomp policy denied.
 type Violation struct {
-	// Syscall is the call's name, or "" when unknown.
+	// Syscall is the call's name, or "unknown" when the kernel's record
+	// could not be read.
 	Syscall string
-	// Number is the call's number on Arch.
+	// Number is the call's number on Arch, or -1 when unknown.
 	Number int
 	// Arch is the ABI of the call ("x86_64", "x86", "x32", ...).
 	Arch string
@@ -257,8 +262,10 @@ type ExecError struct {
 	Err error
 }
 
+func quote(s string) string { return strconv.Quote(s) }
+
 func (e *ExecError) Error() string {
-	return "sandbox: exec " + strconv.Quote(e.Name) + ": " + e.kind().Error() + ": " + e.Err.Error()
+	return "sandbox: exec " + quote(e.Name) + ": " + e.kind().Error() + ": " + e.Err.Error()
 }
 
 func (e *ExecError) kind() error {

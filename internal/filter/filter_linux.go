@@ -534,3 +534,35 @@ func UnknownToLibseccomp() []string {
 	slices.Sort(names)
 	return names
 }
+
+// SyscallName returns the name of call nr on the ABI that audit arch
+// (AUDIT_ARCH_*) and nr say, and that ABI's name ("x86_64", "x32", "x86",
+// "aarch64", "arm"); the name is "" when libseccomp does not know the call.
+func SyscallName(arch uint32, nr int) (name, abi string) {
+	var a libseccomp.ScmpArch
+	switch {
+	case arch == auditArchX86_64 && nr >= x32Bit:
+		a, abi = libseccomp.ArchX32, "x32"
+	case arch == auditArchX86_64:
+		a, abi = libseccomp.ArchAMD64, "x86_64"
+	case arch == auditArchI386:
+		a, abi = libseccomp.ArchX86, "x86"
+	case arch == auditArchAArch64:
+		a, abi = libseccomp.ArchARM64, "aarch64"
+	case arch == auditArchARM:
+		a, abi = libseccomp.ArchARM, "arm"
+	default:
+		return "", fmt.Sprintf("arch %#x", arch)
+	}
+	n, err := libseccomp.ScmpSyscall(nr).GetNameByArch(a)
+	if err == nil {
+		return n, abi
+	}
+	for name, nums := range newerSyscalls {
+		if (a == libseccomp.ArchAMD64 && nums.amd64 == nr) || (a == libseccomp.ArchX32 && nums.x32 >= 0 && nums.x32|x32Bit == nr) ||
+			(a == libseccomp.ArchX86 && nums.i386 == nr) || (a == libseccomp.ArchARM64 && nums.arm64 == nr) || (a == libseccomp.ArchARM && nums.arm == nr) {
+			return name, abi
+		}
+	}
+	return "", abi
+}

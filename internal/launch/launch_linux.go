@@ -52,6 +52,16 @@ const (
 	codeUnblockSignals = C.SB_UNBLOCK_SIGNALS
 	codeSeccomp        = C.SB_SECCOMP
 	codeExec           = C.SB_EXEC
+	codeTraceme        = C.SB_TRACEME
+	codeExecStatic     = C.SB_EXEC_STATIC
+)
+
+// Why ExecStatic refused a guest: the Err of its StepError.
+const (
+	ErrScript  = unix.Errno(C.SB_ESCRIPT)
+	ErrNotELF  = unix.Errno(C.SB_ENOTELF)
+	ErrArch    = unix.Errno(C.SB_EARCH)
+	ErrDynamic = unix.Errno(C.SB_EDYNAMIC)
 )
 
 const (

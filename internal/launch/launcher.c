@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -196,6 +197,77 @@ static long exec_first(const uint64_t *cands, const char *const *argv, const cha
 	return eacces ? eacces : -ENOENT;
 }
 
+#if defined(__x86_64__)
+#define NATIVE_EM 62 // EM_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_EM 183 // EM_AARCH64
+#endif
+
+static uint16_t le16(const unsigned char *b) { return (uint16_t)(b[0] | b[1] << 8); }
+
+static uint64_t le64(const unsigned char *b)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+// check_static reads the ELF header and program headers of fd: a static
+// executable of the native arch, with no PT_INTERP, or an SB_E* error.
+static long check_static(int fd)
+{
+	unsigned char eh[64], ph[64];
+	long n = SYS4(SYS_pread64, fd, eh, sizeof eh, 0);
+	if (n < 0)
+		return n;
+	if (n >= 2 && eh[0] == '#' && eh[1] == '!')
+		return -SB_ESCRIPT;
+	if (n < 64 || eh[0] != 0x7f || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F')
+		return -SB_ENOTELF;
+	if (eh[4] != 2 /* ELFCLASS64 */ || eh[5] != 1 /* little endian */ || le16(eh + 18) != NATIVE_EM)
+		return -SB_EARCH;
+	if (le16(eh + 16) != 2 /* ET_EXEC */ && le16(eh + 16) != 3 /* ET_DYN: static-pie */)
+		return -SB_ENOTELF;
+	uint64_t phoff = le64(eh + 32);
+	uint16_t phentsize = le16(eh + 54), phnum = le16(eh + 56);
+	if (phentsize < 4 || phentsize > sizeof ph)
+		return -SB_ENOTELF;
+	for (uint16_t i = 0; i < phnum; i++) {
+		n = SYS4(SYS_pread64, fd, ph, phentsize, phoff + (uint64_t)i * phentsize);
+		if (n != phentsize)
+			return n < 0 ? n : -SB_ENOTELF;
+		if (ph[0] == 3 && ph[1] == 0 && ph[2] == 0 && ph[3] == 0) // PT_INTERP
+			return -SB_EDYNAMIC;
+	}
+	return 0;
+}
+
+// exec_static is exec_first for static guests: each candidate is opened,
+// checked, and executed through the same fd, so the file checked is the
+// file run.
+static long exec_static(const uint64_t *cands, const char *const *argv, const char *const *envp)
+{
+	long eacces = 0;
+	for (const uint64_t *c = cands; *c; c++) {
+		long fd = SYS4(SYS_openat, AT_FDCWD, P(*c), O_RDONLY | O_CLOEXEC, 0);
+		if (fd == -ENOENT || fd == -ENOTDIR)
+			continue;
+		if (fd == -EACCES) {
+			eacces = fd;
+			continue;
+		}
+		if (fd < 0)
+			return fd;
+		long r = check_static((int)fd);
+		if (r == 0)
+			r = raw6(SYS_execveat, fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
+		SYS1(SYS_close, fd);
+		return r;
+	}
+	return eacces ? eacces : -ENOENT;
+}
+
 static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd)
 {
 	const uint64_t *a = s->a;
@@ -293,6 +365,12 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 	}
 	case SB_SECCOMP:
 		return SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)(uintptr_t)a[0]);
+	case SB_TRACEME:
+		return SYS4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
+	case SB_EXEC_STATIC:
+		return exec_static((const uint64_t *)(uintptr_t)a[0],
+				   (const char *const *)(uintptr_t)a[1],
+				   (const char *const *)(uintptr_t)a[2]);
 	case SB_EXEC:
 		return exec_first((const uint64_t *)(uintptr_t)a[0],
 				  (const char *const *)(uintptr_t)a[1],
@@ -330,7 +408,7 @@ static int child_main(void *arg)
 		if (r < 0)
 			die(err_fd, i, r);
 	}
-	die(err_fd, cfg->nsteps, -EINVAL); // the last step must be SB_EXEC
+	die(err_fd, cfg->nsteps, -EINVAL); // the last step must be an exec
 }
 
 long sb_clone(struct sb_config *cfg, unsigned long flags, int *pidfd, void **stackp)

@@ -34,6 +34,16 @@ enum {
 	SB_UNBLOCK_SIGNALS,
 	SB_SECCOMP,        // a0 = struct sock_fprog *
 	SB_EXEC,           // a0 = char ** candidates (NULL-terminated), a1 = argv, a2 = envp
+	SB_TRACEME,        // be traced by the parent: the exec stops for it
+	SB_EXEC_STATIC,    // as SB_EXEC, for static ELF executables of the native arch only
+};
+
+// Errors of SB_EXEC_STATIC beyond errno's range: why a guest is refused.
+enum {
+	SB_ESCRIPT = 4096 + 1,  // a script (#!)
+	SB_ENOTELF,             // not an ELF executable
+	SB_EARCH,               // an ELF for another architecture
+	SB_EDYNAMIC,            // a dynamic executable (PT_INTERP)
 };
 
 // Step flags.

@@ -188,6 +188,17 @@ func (p *Program) Exec(d Desc, candidates, argv, env []string) {
 	p.add(d, codeExec, 0, arg{kind: argStrv, v: candidates}, arg{kind: argStrv, v: argv}, arg{kind: argStrv, v: env})
 }
 
+// Traceme makes the child a tracee of the thread that started it: its exec
+// then stops with SIGTRAP before the program's first instruction.
+func (p *Program) Traceme(d Desc) { p.add(d, codeTraceme, 0) }
+
+// ExecStatic is Exec for static ELF executables of the native arch: each
+// candidate is opened and checked, then executed through the same fd. A
+// refused candidate fails the step with one of the Err* guest errors.
+func (p *Program) ExecStatic(d Desc, candidates, argv, env []string) {
+	p.add(d, codeExecStatic, 0, arg{kind: argStrv, v: candidates}, arg{kind: argStrv, v: argv}, arg{kind: argStrv, v: env})
+}
+
 func optFlag(optional bool) int32 {
 	if optional {
 		return flagOptional

@@ -40,44 +40,45 @@ func RequireTool(t testing.TB, name string) string {
 	return p
 }
 
-var (
-	probeOnce sync.Once
-	probeDir  string
-	probeErr  error
-)
+var built struct {
+	sync.Mutex
+	dir  string
+	bins map[string]string
+}
 
-// Probe builds testdata/probe.c (static, with gcc) once per test binary and
-// returns the directory that holds the binary "probe". The directory is
-// world-readable so that rootless runs can bind it.
-func Probe(t testing.TB, testdata string) string {
+// BuildC compiles the C file src with gcc and flags into a binary called
+// name, once per test binary, and returns its path. The binaries share one
+// world-readable directory, so that rootless runs can bind it.
+func BuildC(t testing.TB, name, src string, flags ...string) string {
 	t.Helper()
 	gcc := RequireTool(t, "gcc")
-	probeOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sandbox-probe-")
+	built.Lock()
+	defer built.Unlock()
+	if p, ok := built.bins[name]; ok {
+		return p
+	}
+	if built.dir == "" {
+		dir, err := os.MkdirTemp("", "sandbox-test-bin-")
 		if err != nil {
-			probeErr = err
-			return
+			t.Fatal(err)
 		}
 		if err := os.Chmod(dir, 0o755); err != nil {
-			probeErr = err
-			return
+			t.Fatal(err)
 		}
-		out, err := exec.Command(gcc, "-O1", "-static", "-pthread", "-o", filepath.Join(dir, "probe"), filepath.Join(testdata, "probe.c")).CombinedOutput()
-		if err != nil {
-			probeErr = &buildError{err: err, out: string(out)}
-			return
-		}
-		probeDir = dir
-	})
-	if probeErr != nil {
-		t.Fatalf("building probe: %v", probeErr)
+		built.dir, built.bins = dir, map[string]string{}
 	}
-	return probeDir
+	out := filepath.Join(built.dir, name)
+	args := append(append([]string{}, flags...), "-o", out, src)
+	if b, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %v: %v\n%s", args, err, b)
+	}
+	built.bins[name] = out
+	return out
 }
 
-type buildError struct {
-	err error
-	out string
+// Probe builds testdata/probe.c (static) and returns the directory that
+// holds the binary "probe".
+func Probe(t testing.TB, testdata string) string {
+	t.Helper()
+	return filepath.Dir(BuildC(t, "probe", filepath.Join(testdata, "probe.c"), "-O1", "-static", "-pthread"))
 }
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
