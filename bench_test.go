@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,4 +58,39 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkSyscallCost runs a static guest that makes n 1-byte writes to
+// /dev/null under strict mode, Docker's default filter and no filter, and
+// reports the CPU time of one write in each ("strict-ns", "filter-ns",
+// "none-ns") and the ratios to no filter ("strict-ratio", "filter-ratio").
+func BenchmarkSyscallCost(b *testing.B) {
+	const n = 1_000_000
+	dir := guests(b)
+	modes := []struct {
+		name string
+		opt  sandbox.Option
+	}{
+		{"strict", sandbox.WithStrict()},
+		{"filter", sandbox.WithDockerDefault()},
+		{"none", sandbox.WithoutSeccomp()},
+	}
+	per := map[string][]time.Duration{}
+	for b.Loop() {
+		for _, m := range modes {
+			cmd := sandbox.Command("/g/writes")
+			cmd.Stdin = strings.NewReader(strconv.Itoa(n))
+			res, err := sandbox.Run(cmd, m.opt, sandbox.WithBind(dir, "/g"))
+			if err != nil || res.ExitCode != 0 {
+				b.Fatalf("%s: %v %+v", m.name, err, res)
+			}
+			per[m.name] = append(per[m.name], res.CPUTime/n)
+		}
+	}
+	none := float64(median(per["none"]))
+	for _, m := range modes {
+		b.ReportMetric(float64(median(per[m.name]).Nanoseconds()), m.name+"-ns")
+	}
+	b.ReportMetric(float64(median(per["strict"]))/none, "strict-ratio")
+	b.ReportMetric(float64(median(per["filter"]))/none, "filter-ratio")
 }

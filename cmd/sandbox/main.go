@@ -76,14 +76,16 @@ namespaces, on a fresh read-only root with the host's /usr, a private /etc,
 default seccomp profile. Its stdio is sandbox's own.
 
 Exit status: PROGRAM's own; 128+N when signal N ended it (159 for a seccomp
-SIGSYS); 125 when the sandbox could not be set up; 126 when PROGRAM cannot be
-executed; 127 when PROGRAM is not found inside the sandbox.
+SIGSYS, 137 for a strict-mode kill); 125 when the sandbox could not be set
+up; 126 when PROGRAM cannot be executed (or, with --seccomp strict, is not a
+static executable); 127 when PROGRAM is not found inside the sandbox.
 
 Examples:
   sandbox run -- sh -c 'id; hostname; ls /'
   sandbox run --seccomp mypolicy.json --result - -- sh -c 'mkdir t && chown 65534:65534 t'
   sandbox run --bind ./src:/src --workdir /src -- make
   sandbox run --tmpfs /tmp:512M --env LANG=C.UTF-8 -- python3 -c 'print(1)'
+  sandbox run --seccomp strict --bind ./bin:/g -- /g/sum < numbers.txt
 
 Flags:
 `
@@ -107,7 +109,7 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), runHelp)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&f.seccomp, "seccomp", "docker-default", "docker-default | docker-default-kill | unconfined | PATH to a Docker-format JSON profile")
+	fs.StringVar(&f.seccomp, "seccomp", "docker-default", "docker-default | docker-default-kill | unconfined | strict | PATH to a Docker-format JSON profile")
 	fs.StringVar(&f.network, "network", "none", "none (own net namespace, loopback only) | host")
 	fs.StringVar(&f.rootfs, "rootfs", "", "use `DIR` as the read-only root instead of the default minimal root")
 	fs.StringVar(&f.workdir, "workdir", "/tmp", "working `DIR`ectory inside")
@@ -162,6 +164,8 @@ func (f *runFlags) options() ([]sandbox.Option, error) {
 		opts = append(opts, sandbox.WithDockerDefaultKill())
 	case "unconfined":
 		opts = append(opts, sandbox.WithoutSeccomp())
+	case "strict":
+		opts = append(opts, sandbox.WithStrict())
 	case "":
 		return nil, errors.New("sandbox: --seccomp: empty")
 	default:

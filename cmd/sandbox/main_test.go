@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gosandbox/sandbox/internal/testenv"
 )
 
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -120,6 +122,23 @@ func TestProfileShowRoundTrip(t *testing.T) {
 	code, _, _ = cli(t, "run", "--seccomp", file, "--", "true")
 	if code != 0 {
 		t.Errorf("true failed under the shown profile: %d", code)
+	}
+}
+
+func TestStrict(t *testing.T) {
+	dir := filepath.Dir(testenv.BuildC(t, "sum", "../../examples/strict/guest/sum.c", "-static", "-nostdlib", "-O2"))
+	testenv.BuildC(t, "getpid", "../../testdata/strict/getpid.c", "-static", "-nostdlib", "-O2", "-I../../examples/strict/guest")
+	var o, e bytes.Buffer
+	code := run([]string{"run", "--seccomp", "strict", "--bind", dir + ":/g", "--", "/g/sum"}, strings.NewReader("20 22"), &o, &e)
+	if code != 0 || o.String() != "42\n" {
+		t.Errorf("sum: exit %d output %q stderr %q", code, o.String(), e.String())
+	}
+	code, out, stderr := cli(t, "run", "--seccomp", "strict", "--result", "-", "--bind", dir+":/g", "--", "/g/getpid")
+	if code != 137 || out != "before getpid\n" || !strings.Contains(stderr, `"status":"seccomp_killed"`) || !strings.Contains(stderr, `"seccomp_mode":"strict"`) {
+		t.Errorf("getpid: exit %d output %q result %s", code, out, stderr)
+	}
+	if code, _, stderr := cli(t, "run", "--seccomp", "strict", "--", "/bin/true"); code != 126 || !strings.Contains(stderr, "dynamic") {
+		t.Errorf("a dynamic binary: exit %d, %s", code, stderr)
 	}
 }
 
