@@ -66,11 +66,6 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	defer st.closeAll()
 	strict := c.policy == strictPolicy
-	var audit *kmsg
-	if strict {
-		audit = openKmsg()
-		defer audit.close()
-	}
 
 	spec, err := c.spec(cmd, bpf, st.fds, argv, env, candidates)
 	if err != nil {
@@ -78,8 +73,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	if strict {
 		// The tracer of a PTRACE_TRACEME child is the thread that
-		// cloned it: clone and inject from one locked thread.
+		// cloned it: clone, inject and wait on one locked thread.
 		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 	}
 	start := time.Now()
 	proc, err := launch.Start(spec)
@@ -90,9 +86,6 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 			_, _, _ = proc.Wait()
 			proc.Release()
 		}
-	}
-	if strict {
-		runtime.UnlockOSThread()
 	}
 	if err != nil {
 		return nil, launchError(cmd, err)
@@ -113,7 +106,14 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		case <-done:
 		}
 	}()
-	ws, ru, err := proc.Wait()
+	var ws unix.WaitStatus
+	var ru unix.Rusage
+	strictCall := -1
+	if strict {
+		ws, ru, strictCall, err = waitStrict(proc.Pid)
+	} else {
+		ws, ru, err = proc.Wait()
+	}
 	wall := time.Since(start)
 	close(done)
 	<-watched
@@ -139,31 +139,19 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		if ws.Signal() == syscall.SIGSYS && bpf != nil {
 			res.Status = SeccompKilled
 		}
-		// In strict mode the kernel kills with SIGKILL: a SIGKILL the
-		// supervisor did not send is the policy's.
-		if ws.Signal() == syscall.SIGKILL && strict && !killed.Load() {
+		// In strict mode the kernel kills with SIGKILL inside the
+		// forbidden call; the exit stop named it (waitStrict). A
+		// SIGKILL the supervisor sent is never the policy's.
+		if ws.Signal() == syscall.SIGKILL && strictCall >= 0 && !killed.Load() {
 			res.Status = SeccompKilled
-			res.Violations = []Violation{strictViolation(audit, proc.Pid)}
+			name, abi := filter.SyscallName(auditArchNative, strictCall)
+			if name == "" {
+				name = "unknown"
+			}
+			res.Violations = []Violation{{Syscall: name, Number: strictCall, Arch: abi, Action: "kill"}}
 		}
 	}
 	return res, nil
-}
-
-// strictViolation names the call that strict mode killed pid for, from the
-// kernel's audit record when it can be read.
-func strictViolation(audit *kmsg, pid int) Violation {
-	v := Violation{Syscall: "unknown", Number: -1, Action: "kill"}
-	arch, nr, ok := audit.seccompKill(pid, 200*time.Millisecond)
-	if !ok {
-		_, v.Arch = filter.SyscallName(auditArchNative, 0)
-		return v
-	}
-	name, abi := filter.SyscallName(arch, nr)
-	v.Number, v.Arch = nr, abi
-	if name != "" {
-		v.Syscall = name
-	}
-	return v
 }
 
 // launchError turns a launcher failure into the package's error types.

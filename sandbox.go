@@ -168,8 +168,7 @@ func (m SeccompMode) MarshalText() ([]byte, error) {
 
 // Violation is a system call the seccomp policy denied.
 type Violation struct {
-	// Syscall is the call's name, or "unknown" when the kernel's record
-	// could not be read.
+	// Syscall is the call's name, or "unknown".
 	Syscall string
 	// Number is the call's number on Arch, or -1 when unknown.
 	Number int

@@ -20,4 +20,7 @@ func setStrictCall(regs *unix.PtraceRegs) {
 // syscallReturn is the return value of the call just made.
 func syscallReturn(regs *unix.PtraceRegs) int64 { return int64(regs.Rax) }
 
+// syscallNumber is the call the tracee is in, or -1.
+func syscallNumber(regs *unix.PtraceRegs) int { return int(int64(regs.Orig_rax)) }
+
 const auditArchNative = 0xc000003e // AUDIT_ARCH_X86_64

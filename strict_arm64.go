@@ -20,4 +20,7 @@ func setStrictCall(regs *unix.PtraceRegs) {
 // syscallReturn is the return value of the call just made.
 func syscallReturn(regs *unix.PtraceRegs) int64 { return int64(regs.Regs[0]) }
 
+// syscallNumber is the call the tracee is in (x8 holds it on entry).
+func syscallNumber(regs *unix.PtraceRegs) int { return int(regs.Regs[8]) }
+
 const auditArchNative = 0xc00000b7 // AUDIT_ARCH_AARCH64

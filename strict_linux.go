@@ -3,10 +3,7 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
-	"strconv"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,10 +55,67 @@ func enterStrict(pid int) error {
 	if err := unix.PtraceSetRegs(pid, &saved); err != nil {
 		return fail("PTRACE_SETREGS", err)
 	}
-	if err := unix.PtraceDetach(pid); err != nil {
-		return fail("PTRACE_DETACH", err)
+	// Stay attached, to see the call that strict mode kills for at the
+	// exit stop; and if the supervisor dies, so does the guest.
+	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_TRACEEXIT|unix.PTRACE_O_EXITKILL); err != nil {
+		return fail("PTRACE_SETOPTIONS", err)
+	}
+	if err := unix.PtraceCont(pid, 0); err != nil {
+		return fail("PTRACE_CONT", err)
 	}
 	return nil
+}
+
+// waitStrict waits for the traced guest pid to end, on its tracer's thread.
+// Strict mode kills with do_exit(SIGKILL) inside the forbidden call, so the
+// exit stop shows that call's number; a SIGKILL from anywhere else comes
+// outside a call or inside one of the allowed four. It returns the number
+// of the call strict mode killed the guest in, or -1.
+func waitStrict(pid int) (ws unix.WaitStatus, ru unix.Rusage, call int, err error) {
+	call = -1
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, &ru)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, ru, call, fmt.Errorf("wait4 %d: %w", pid, err)
+		}
+		if ws.Exited() || ws.Signaled() {
+			return ws, ru, call, nil
+		}
+		if !ws.Stopped() {
+			continue
+		}
+		sig := 0
+		if ws.StopSignal() == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXIT {
+			call = exitStopCall(pid)
+		} else if ws.StopSignal() != unix.SIGTRAP {
+			sig = int(ws.StopSignal()) // deliver the guest's signal as it came
+		}
+		if err := unix.PtraceCont(pid, sig); err != nil && err != unix.ESRCH {
+			return ws, ru, call, fmt.Errorf("PTRACE_CONT %d: %w", pid, err)
+		}
+	}
+}
+
+// exitStopCall returns the call that pid, stopped at its exit, was killed
+// in by strict mode, or -1.
+func exitStopCall(pid int) int {
+	status, err := unix.PtraceGetEventMsg(pid)
+	if err != nil || unix.WaitStatus(status).Signal() != unix.SIGKILL {
+		return -1
+	}
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(pid, &regs); err != nil {
+		return -1
+	}
+	switch nr := syscallNumber(&regs); nr {
+	case unix.SYS_READ, unix.SYS_WRITE, unix.SYS_EXIT, unix.SYS_RT_SIGRETURN:
+		return -1 // not in a call strict mode forbids
+	default:
+		return nr
+	}
 }
 
 // waitStop waits for pid to stop with SIGTRAP.
@@ -80,78 +134,4 @@ func waitStop(pid int) error {
 		}
 		return nil
 	}
-}
-
-// kmsg reads the kernel's audit records of seccomp kills (type 1326). It
-// is nil where /dev/kmsg cannot be read (rootless, dmesg_restrict).
-type kmsg struct{ fd int }
-
-// openKmsg opens /dev/kmsg at its end, so that only records logged from now
-// on are read.
-func openKmsg() *kmsg {
-	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
-		unix.Close(fd)
-		return nil
-	}
-	return &kmsg{fd: fd}
-}
-
-func (k *kmsg) close() {
-	if k != nil {
-		unix.Close(k.fd)
-	}
-}
-
-// seccompKill finds the audit record of the seccomp kill of the host pid
-// and returns the arch and number of the call. kauditd logs it after the
-// kill, so it waits up to wait for it.
-func (k *kmsg) seccompKill(pid int, wait time.Duration) (arch uint32, nr int, ok bool) {
-	if k == nil {
-		return 0, 0, false
-	}
-	deadline := time.Now().Add(wait)
-	want := []byte(" pid=" + strconv.Itoa(pid) + " ")
-	buf := make([]byte, 8192)
-	for {
-		n, err := unix.Read(k.fd, buf)
-		switch {
-		case err == unix.EAGAIN:
-			if time.Now().After(deadline) {
-				return 0, 0, false
-			}
-			time.Sleep(2 * time.Millisecond)
-			continue
-		case err == unix.EPIPE || err == unix.EINTR:
-			continue // records were overwritten, or a signal: read on
-		case err != nil || n == 0:
-			return 0, 0, false
-		}
-		rec := buf[:n]
-		if !bytes.Contains(rec, []byte("audit: type=1326")) || !bytes.Contains(rec, want) {
-			continue
-		}
-		a, ok1 := field(rec, "arch=", 16)
-		s, ok2 := field(rec, "syscall=", 10)
-		if ok1 && ok2 {
-			return uint32(a), int(s), true
-		}
-	}
-}
-
-// field parses the number after key in an audit record.
-func field(rec []byte, key string, base int) (uint64, bool) {
-	i := bytes.Index(rec, []byte(" "+key))
-	if i < 0 {
-		return 0, false
-	}
-	v := rec[i+1+len(key):]
-	if j := bytes.IndexAny(v, " \n"); j >= 0 {
-		v = v[:j]
-	}
-	n, err := strconv.ParseUint(string(v), base, 64)
-	return n, err == nil
 }
