@@ -1,0 +1,526 @@
+// Package cgroup gives each sandbox a cgroup of its own for memory, pids,
+// CPU accounting and a CPU set, on cgroup v2 or v1, from a pool of prepared
+// groups.
+//
+// Making and removing cgroup directories costs more than a whole launch
+// (about 8 ms for three v1 controllers here), so a group is made once and
+// reused: when a run ends its group is checked empty, its limits reset and
+// its counters reset or baselined, and only then handed to the next run. A
+// group is never shared by two live runs.
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Version is the cgroup hierarchy in use.
+type Version int
+
+// The versions.
+const (
+	V1 Version = 1
+	V2 Version = 2
+)
+
+func (v Version) String() string { return "cgroup v" + strconv.Itoa(int(v)) }
+
+// Limits are what a group enforces. Zero means no limit.
+type Limits struct {
+	Memory int64  // bytes, swap excluded (none allowed)
+	Pids   int64  // processes and threads
+	CPUs   string // a CPU list such as "0-1,3"
+}
+
+// ErrUnavailable is wrapped by every error about a missing or unusable
+// cgroup hierarchy: the caller may fall back to rlimits.
+var ErrUnavailable = errors.New("no usable cgroup")
+
+// Hierarchy is where groups are made: one directory per controller on v1,
+// one directory on v2.
+type Hierarchy struct {
+	Version Version
+	// Dirs maps a controller ("memory", "pids", "cpuacct", "cpuset"; on
+	// v2 "" for all) to the directory under which groups are made.
+	Dirs map[string]string
+
+	mu   sync.Mutex
+	free []*Group
+	next int
+}
+
+// controllersV1 are the v1 controllers a group needs.
+var controllersV1 = []string{"memory", "pids", "cpuacct", "cpuset"}
+
+// Detect finds the cgroup hierarchy of this process from mountinfo and
+// cgroup (the files of /proc/self, or others in tests), preferring v2 when
+// it has the memory, pids and cpu controllers. The groups live in a
+// directory "gosandbox" under the process's own cgroup, so that the
+// caller's own limits still apply to them.
+func Detect(mountinfo, procCgroup string) (*Hierarchy, error) {
+	mi, err := os.ReadFile(mountinfo)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	pc, err := os.ReadFile(procCgroup)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	own := map[string]string{} // controller (or "" for v2) -> own path
+	for _, line := range strings.Split(strings.TrimSpace(string(pc)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			own[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			own[c] = parts[2]
+		}
+	}
+	var v2mount string
+	v1mounts := map[string]string{}
+	for _, line := range strings.Split(string(mi), "\n") {
+		fields := strings.Fields(line)
+		sep := -1
+		for i, f := range fields {
+			if f == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || len(fields) < sep+3 || len(fields) < 5 {
+			continue
+		}
+		mountPoint, fstype, super := fields[4], fields[sep+1], fields[sep+3]
+		switch fstype {
+		case "cgroup2":
+			if v2mount == "" || mountPoint == "/sys/fs/cgroup" {
+				v2mount = mountPoint
+			}
+		case "cgroup":
+			for _, opt := range strings.Split(super, ",") {
+				if _, ok := own[opt]; ok {
+					v1mounts[opt] = mountPoint
+				}
+			}
+		}
+	}
+	if v2mount != "" {
+		dir := filepath.Join(v2mount, own[""])
+		if ctrl, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers")); err == nil &&
+			hasAll(strings.Fields(string(ctrl)), "memory", "pids", "cpu") {
+			return &Hierarchy{Version: V2, Dirs: map[string]string{"": filepath.Join(dir, "gosandbox")}}, nil
+		}
+	}
+	h := &Hierarchy{Version: V1, Dirs: map[string]string{}}
+	for _, c := range controllersV1 {
+		m, ok := v1mounts[c]
+		if !ok {
+			return nil, fmt.Errorf("%w: the %s controller is mounted neither on cgroup v2 with memory, pids and cpu, nor on v1", ErrUnavailable, c)
+		}
+		h.Dirs[c] = filepath.Join(m, own[c], "gosandbox")
+	}
+	return h, nil
+}
+
+func hasAll(have []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Prepare makes the base directories (and on v2 enables the controllers
+// for them), and removes the empty groups that dead supervisors left. It
+// tells a read-only or undelegated hierarchy apart, with what to do.
+func (h *Hierarchy) Prepare() error {
+	for c, dir := range h.Dirs {
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%w: %s: cannot make %s: %w (%s)", ErrUnavailable, h.Version, dir, err, hint(err))
+		}
+		if h.Version == V1 && c == "cpuset" {
+			// A v1 cpuset group is unusable until it has CPUs and
+			// memory nodes: take the parent's.
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				if err := inherit(dir, f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if h.Version == V2 {
+		dir := h.Dirs[""]
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := write(d, "cgroup.subtree_control", "+memory +pids +cpu +cpuset"); err != nil {
+				// cpuset may be missing: try without it.
+				if err2 := write(d, "cgroup.subtree_control", "+memory +pids +cpu"); err2 != nil {
+					return fmt.Errorf("%w: %s: cannot delegate controllers to %s: %w (%s)", ErrUnavailable, h.Version, d, err2, hint(err2))
+				}
+			}
+		}
+	}
+	h.removeStale()
+	return nil
+}
+
+func hint(err error) string {
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		return "run as root, or in a cgroup delegated to this user (systemd-run --user -p Delegate=yes), or ask for best effort to fall back to rlimits"
+	case strings.Contains(err.Error(), "read-only file system"):
+		return "the cgroup file system is mounted read-only here, as in an unprivileged container"
+	}
+	return "check that the cgroup file system is mounted and writable"
+}
+
+func inherit(dir, file string) error {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), file))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if cur, _ := os.ReadFile(filepath.Join(dir, file)); strings.TrimSpace(string(cur)) != "" {
+		return nil
+	}
+	return write(dir, file, strings.TrimSpace(string(b)))
+}
+
+// removeStale removes groups named after supervisors that are gone.
+func (h *Hierarchy) removeStale() {
+	for _, dir := range h.Dirs {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			pid, _, ok := strings.Cut(e.Name(), "-")
+			if n, err := strconv.Atoi(pid); !e.IsDir() || !ok || err != nil || n == os.Getpid() || processExists(n) {
+				continue
+			}
+			_ = os.Remove(filepath.Join(dir, e.Name())) // fails, harmlessly, if not empty
+		}
+	}
+}
+
+func processExists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
+
+// Group is one sandbox's cgroup.
+type Group struct {
+	h     *Hierarchy
+	name  string
+	paths map[string]string // controller -> directory
+	// Counters that cannot be reset, read when the run began.
+	oomBase uint64
+	cpuBase time.Duration
+}
+
+// Acquire returns a group with limits set and counters at zero, taken from
+// the pool or made.
+func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
+	h.mu.Lock()
+	var g *Group
+	if n := len(h.free); n > 0 {
+		g, h.free = h.free[n-1], h.free[:n-1]
+	} else {
+		h.next++
+		g = &Group{h: h, name: strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(h.next), paths: map[string]string{}}
+	}
+	h.mu.Unlock()
+	if len(g.paths) == 0 {
+		for c, dir := range h.Dirs {
+			p := filepath.Join(dir, g.name)
+			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("%w: %s: mkdir %s: %w", ErrUnavailable, h.Version, p, err)
+			}
+			g.paths[c] = p
+			if h.Version == V1 && c == "cpuset" {
+				for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+					if err := inherit(p, f); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+	}
+	if err := g.set(l); err != nil {
+		g.remove()
+		return nil, err
+	}
+	return g, nil
+}
+
+// Version is the group's cgroup version.
+func (g *Group) Version() Version { return g.h.Version }
+
+func (g *Group) dir(c string) string {
+	if g.h.Version == V2 {
+		return g.paths[""]
+	}
+	return g.paths[c]
+}
+
+// set writes the limits and zeroes (or baselines) the counters.
+func (g *Group) set(l Limits) error {
+	mem, pids := "max", "max"
+	if l.Memory > 0 {
+		mem = strconv.FormatInt(l.Memory, 10)
+	}
+	if l.Pids > 0 {
+		pids = strconv.FormatInt(l.Pids, 10)
+	}
+	var err error
+	switch g.h.Version {
+	case V2:
+		d := g.dir("")
+		err = errors.Join(
+			write(d, "memory.max", mem),
+			// Swap does not count as memory: allow none.
+			writeIfExists(d, "memory.swap.max", "0"),
+			write(d, "pids.max", pids),
+			// memory.peak is reset by a write (6.12+); where it
+			// cannot be, PeakMemory is the peak since the group was
+			// made.
+			writeIfExists(d, "memory.peak", "0"),
+		)
+		if l.CPUs != "" {
+			err = errors.Join(err, write(d, "cpuset.cpus", l.CPUs))
+		}
+		g.oomBase, _ = readKey(filepath.Join(d, "memory.events"), "oom_kill")
+		var usec uint64
+		usec, _ = readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
+		g.cpuBase = time.Duration(usec) * time.Microsecond
+	case V1:
+		if mem == "max" {
+			mem = "-1"
+		}
+		m := g.dir("memory")
+		// memsw before memory when lowering, memory before memsw when
+		// raising: memsw may never be below memory. Write both twice.
+		err = errors.Join(
+			writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
+			write(m, "memory.limit_in_bytes", mem),
+			writeIfExists(m, "memory.memsw.limit_in_bytes", mem),
+			write(m, "memory.max_usage_in_bytes", "0"),
+			writeIfExists(m, "memory.memsw.max_usage_in_bytes", "0"),
+			write(m, "memory.failcnt", "0"),
+			write(g.dir("pids"), "pids.max", pids),
+			write(g.dir("cpuacct"), "cpuacct.usage", "0"),
+		)
+		cpus := l.CPUs
+		if cpus == "" {
+			b, _ := os.ReadFile(filepath.Join(filepath.Dir(g.dir("cpuset")), "cpuset.cpus"))
+			cpus = strings.TrimSpace(string(b))
+		}
+		err = errors.Join(err, write(g.dir("cpuset"), "cpuset.cpus", cpus))
+		g.oomBase, _ = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill")
+		g.cpuBase = 0
+	}
+	if err != nil {
+		return fmt.Errorf("%s: set limits of %s: %w", g.h.Version, g.name, err)
+	}
+	return nil
+}
+
+// ProcsFiles returns the cgroup.procs files a process is added through.
+func (g *Group) ProcsFiles() []string {
+	var files []string
+	for _, p := range g.paths {
+		files = append(files, filepath.Join(p, "cgroup.procs"))
+	}
+	return files
+}
+
+// Add moves pid into the group.
+func (g *Group) Add(pid int) error {
+	for _, f := range g.ProcsFiles() {
+		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("%s: add %d to %s: %w", g.h.Version, pid, f, err)
+		}
+	}
+	return nil
+}
+
+// CPU returns the CPU time (user and system) of every process of the group
+// since Acquire.
+func (g *Group) CPU() (time.Duration, error) {
+	if g.h.Version == V2 {
+		usec, err := readKey(filepath.Join(g.dir(""), "cpu.stat"), "usage_usec")
+		return time.Duration(usec)*time.Microsecond - g.cpuBase, err
+	}
+	ns, err := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
+	return time.Duration(ns) - g.cpuBase, err
+}
+
+// PeakMemory returns the peak memory use of the group, tmpfs pages
+// included, in bytes.
+func (g *Group) PeakMemory() (int64, error) {
+	if g.h.Version == V2 {
+		n, err := readInt(filepath.Join(g.dir(""), "memory.peak"))
+		return int64(n), err
+	}
+	n, err := readInt(filepath.Join(g.dir("memory"), "memory.max_usage_in_bytes"))
+	return int64(n), err
+}
+
+// OOMKills returns how many processes the kernel's OOM killer killed in
+// the group since Acquire.
+func (g *Group) OOMKills() (uint64, error) {
+	var n uint64
+	var err error
+	if g.h.Version == V2 {
+		n, err = readKey(filepath.Join(g.dir(""), "memory.events"), "oom_kill")
+	} else {
+		n, err = readKey(filepath.Join(g.dir("memory"), "memory.oom_control"), "oom_kill")
+	}
+	return n - g.oomBase, err
+}
+
+// Procs returns the pids in the group.
+func (g *Group) Procs() ([]int, error) {
+	b, err := os.ReadFile(g.ProcsFiles()[0])
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	return pids, nil
+}
+
+// Kill kills every process of the group: cgroup.kill on v2, and on v1 (or
+// without cgroup.kill) SIGKILL to each pid listed until none is left.
+func (g *Group) Kill() error {
+	if g.h.Version == V2 {
+		if err := write(g.dir(""), "cgroup.kill", "1"); err == nil {
+			return g.waitEmpty(time.Second)
+		}
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		pids, err := g.Procs()
+		if err != nil {
+			return err
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d processes left in %s", g.h.Version, len(pids), g.name)
+		}
+		for _, p := range pids {
+			_ = syscallKill(p)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (g *Group) waitEmpty(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		pids, err := g.Procs()
+		if err != nil || len(pids) == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: %d processes left in %s", g.h.Version, len(pids), g.name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Release gives the group back: it must be empty (the caller killed and
+// reaped its processes); if it is not, the group is killed again, and
+// removed rather than reused if that fails. The memory still charged to it
+// (page cache of the last run) is reclaimed, so that it counts against no
+// later run's limit.
+func (g *Group) Release() {
+	if pids, err := g.Procs(); err != nil || len(pids) > 0 {
+		if g.Kill() != nil {
+			g.remove()
+			return
+		}
+	}
+	if g.h.Version == V1 {
+		_ = write(g.dir("memory"), "memory.force_empty", "0")
+	} else if usage, err := readInt(filepath.Join(g.dir(""), "memory.current")); err == nil && usage > 0 {
+		_ = writeIfExists(g.dir(""), "memory.reclaim", strconv.FormatUint(usage, 10))
+	}
+	g.h.mu.Lock()
+	g.h.free = append(g.h.free, g)
+	g.h.mu.Unlock()
+}
+
+// Close removes every free group of the pool. A group in use at the time
+// stays until a later Prepare, in this process or another, finds its
+// supervisor gone and removes it.
+func (h *Hierarchy) Close() {
+	h.mu.Lock()
+	free := h.free
+	h.free = nil
+	h.mu.Unlock()
+	for _, g := range free {
+		g.remove()
+	}
+}
+
+func (g *Group) remove() {
+	for _, p := range g.paths {
+		_ = os.Remove(p)
+	}
+	g.paths = map[string]string{}
+}
+
+func write(dir, file, value string) error {
+	err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0)
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, filepath.Join(dir, file), err)
+	}
+	return nil
+}
+
+func writeIfExists(dir, file, value string) error {
+	if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+		return nil
+	}
+	return write(dir, file, value)
+}
+
+func readInt(file string) (uint64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// readKey reads "key value" from a flat-keyed file such as memory.events.
+func readKey(file, key string) (uint64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok && k == key {
+			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no %q", file, key)
+}
