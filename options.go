@@ -59,6 +59,7 @@ type config struct {
 	uidSet     bool
 	env        []string
 	workDir    string // the inside path of WithWorkDir
+	lim        limits
 }
 
 func newConfig(opts []Option) (*config, error) {

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gosandbox/sandbox/internal/cgroup"
 	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/gosandbox/sandbox/internal/launch"
 	"github.com/gosandbox/sandbox/ns"
@@ -60,16 +62,31 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 			return nil, err
 		}
 	}
-	st, err := newStdio(cmd)
+	res := &Result{SeccompMode: c.policy.mode}
+	grp, rlimits, err := c.resources(res)
+	if err != nil {
+		return nil, err
+	}
+	if grp != nil {
+		// Back to the pool once the run is over: checked empty first.
+		defer grp.Release()
+	}
+	k := &killer{}
+	st, err := newStdio(cmd, c.lim.output, func() { k.kill(OutputExceeded) })
 	if err != nil {
 		return nil, err
 	}
 	defer st.closeAll()
 	strict := c.policy == strictPolicy
 
-	spec, err := c.spec(cmd, bpf, st.fds, argv, env, candidates)
+	spec, err := c.spec(cmd, bpf, st.fds, argv, env, candidates, rlimits)
 	if err != nil {
 		return nil, err
+	}
+	if grp != nil {
+		// Into its cgroup before its first step, so that everything it
+		// does is counted and its cgroup namespace is rooted there.
+		spec.Prepare = grp.Add
 	}
 	if strict {
 		// The tracer of a PTRACE_TRACEME child is the thread that
@@ -90,22 +107,10 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	if err != nil {
 		return nil, launchError(cmd, err)
 	}
+	k.proc = proc
 	st.start()
+	stop := k.watch(ctx, &c.lim, grp)
 
-	done := make(chan struct{})
-	watched := make(chan struct{})
-	var killed atomic.Bool // the supervisor sent a SIGKILL
-	go func() {
-		defer close(watched)
-		select {
-		case <-ctx.Done():
-			// Killing the pid namespace's init kills every
-			// process in it.
-			killed.Store(true)
-			_ = proc.Kill()
-		case <-done:
-		}
-	}()
 	var ws unix.WaitStatus
 	var ru unix.Rusage
 	strictCall := -1
@@ -114,44 +119,250 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	} else {
 		ws, ru, err = proc.Wait()
 	}
-	wall := time.Since(start)
-	close(done)
-	<-watched
+	res.WallTime = time.Since(start)
+	stop()
 	proc.Release()
+	if grp != nil {
+		res.CPUTime, _ = grp.CPU()
+		res.PeakMemory, _ = grp.PeakMemory()
+		if n, _ := grp.OOMKills(); n > 0 {
+			res.Status = MemoryExceeded
+		}
+		// Without a pid namespace the program's descendants may live
+		// on: the cgroup knows them all.
+		_ = grp.Kill()
+	} else {
+		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		res.PeakMemory = ru.Maxrss * 1024
+	}
 	st.wait()
 	if err != nil {
 		return nil, &SetupError{Stage: "wait", Op: "wait4", Err: err}
 	}
+	res.OutputTruncated = st.truncated()
+	res.verdict(ws, k, bpf != nil, strictCall, &c.lim)
+	return res, nil
+}
 
-	res := &Result{
-		SeccompMode: c.policy.mode,
-		WallTime:    wall,
-		CPUTime:     time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		PeakMemory:  ru.Maxrss * 1024,
-	}
+// verdict sets Status, ExitCode, Signal and Violations from the wait
+// status and what the supervisor saw, in the precedence documented on
+// Result. A MemoryExceeded status is set already.
+func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered bool, strictCall int, lim *limits) {
+	var st Status
 	switch {
 	case ws.Exited():
-		res.Status, res.ExitCode = Exited, ws.ExitStatus()
+		st, res.ExitCode = Exited, ws.ExitStatus()
 	case ws.Signaled():
-		res.Status, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
-		// Every filter can kill: its kill actions and its bad-arch
-		// action end the process with SIGSYS.
-		if ws.Signal() == syscall.SIGSYS && bpf != nil {
-			res.Status = SeccompKilled
-		}
-		// In strict mode the kernel kills with SIGKILL inside the
-		// forbidden call; the exit stop named it (waitStrict). A
-		// SIGKILL the supervisor sent is never the policy's.
-		if ws.Signal() == syscall.SIGKILL && strictCall >= 0 && !killed.Load() {
-			res.Status = SeccompKilled
+		st, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
+		switch {
+		case ws.Signal() == syscall.SIGKILL && k.killed && k.reason != 0:
+			// The supervisor's own kill ended it.
+			st = k.reason
+		case ws.Signal() == syscall.SIGKILL && k.killed:
+			// A cancelled context: a plain SIGKILL.
+		case ws.Signal() == syscall.SIGSYS && filtered:
+			// Every filter can kill: its kill actions and its
+			// bad-arch action end the process with SIGSYS.
+			st = SeccompKilled
+		case ws.Signal() == syscall.SIGKILL && strictCall >= 0:
+			// Strict mode kills with SIGKILL inside the forbidden
+			// call; the exit stop named it (waitStrict).
+			st = SeccompKilled
 			name, abi := filter.SyscallName(auditArchNative, strictCall)
 			if name == "" {
 				name = "unknown"
 			}
 			res.Violations = []Violation{{Syscall: name, Number: strictCall, Arch: abi, Action: "kill"}}
+		case ws.Signal() == syscall.SIGKILL && lim.cpuTime > 0 && res.CPUTime >= lim.cpuTime.Truncate(time.Second):
+			// RLIMIT_CPU, the stand-in without a cgroup, kills
+			// with SIGKILL at its hard limit.
+			st = CPUTimeExceeded
 		}
 	}
-	return res, nil
+	switch {
+	case res.Status == MemoryExceeded:
+	case res.OutputTruncated:
+		res.Status = OutputExceeded
+	default:
+		res.Status = st
+	}
+}
+
+// killer kills the sandbox for the supervisor and remembers why.
+type killer struct {
+	mu     sync.Mutex
+	proc   *launch.Process
+	done   bool   // the program is reaped: its pidfd is going away
+	killed bool   // the supervisor sent SIGKILL
+	reason Status // the limit of the first kill, or 0 (a cancelled context)
+}
+
+// kill sends SIGKILL to the program; killing the pid namespace's init
+// kills every process in it.
+func (k *killer) kill(reason Status) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done || k.proc == nil {
+		return
+	}
+	if !k.killed {
+		k.reason = reason
+	}
+	k.killed = true
+	_ = k.proc.Kill()
+}
+
+// watch starts the supervisor's watchers (the context, the wall clock,
+// the CPU time) and returns the function that stops them once the program
+// is reaped; after it no kill is sent.
+func (k *killer) watch(ctx context.Context, lim *limits, grp *cgroup.Group) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	if ctx.Done() != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-ctx.Done():
+				var reason Status
+				if ctx.Err() == context.DeadlineExceeded {
+					reason = Timeout
+				}
+				k.kill(reason)
+			case <-quit:
+			}
+		}()
+	}
+	var wall *time.Timer
+	if lim.timeout > 0 {
+		wall = time.AfterFunc(lim.timeout, func() { k.kill(Timeout) })
+	}
+	if grp != nil && lim.cpuTime > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchCPU(grp, lim.cpuTime, quit, k)
+		}()
+	}
+	return func() {
+		k.mu.Lock()
+		k.done = true
+		k.mu.Unlock()
+		if wall != nil {
+			wall.Stop()
+		}
+		close(quit)
+		wg.Wait()
+	}
+}
+
+// watchCPU kills the sandbox once its cgroup has used limit of CPU time.
+// It sleeps for the least time the rest could take with every CPU busy, so
+// it wakes rarely while much is left and kills within a millisecond or so.
+func watchCPU(grp *cgroup.Group, limit time.Duration, quit <-chan struct{}, k *killer) {
+	ncpu := time.Duration(runtime.NumCPU())
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		used, err := grp.CPU()
+		if err != nil {
+			return
+		}
+		if used >= limit {
+			k.kill(CPUTimeExceeded)
+			return
+		}
+		t.Reset(max((limit-used)/ncpu, time.Millisecond))
+	}
+}
+
+// hierarchy is this process's cgroup hierarchy, found and prepared once.
+var hierarchy = sync.OnceValues(func() (*cgroup.Hierarchy, error) {
+	h, err := cgroup.Detect("/proc/self/mountinfo", "/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Prepare(); err != nil {
+		return nil, err
+	}
+	return h, nil
+})
+
+// resources acquires the cgroup the limits need, or picks the rlimits
+// that stand in for it under WithBestEffort, and records in res what
+// enforces each limit.
+func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
+	l := &c.lim
+	var rl []rlimit
+	enforce := func(limit, mechanism string) {
+		res.Enforced = append(res.Enforced, Enforcement{Limit: limit, Mechanism: mechanism})
+	}
+	if l.timeout > 0 {
+		enforce("timeout", "supervisor")
+	}
+	if l.output > 0 {
+		enforce("output", "supervisor")
+	}
+	if l.fileSize > 0 {
+		rl = append(rl, rlimit{unix.RLIMIT_FSIZE, uint64(l.fileSize)})
+		enforce("file-size", "rlimit")
+	}
+	if l.openFiles > 0 {
+		rl = append(rl, rlimit{unix.RLIMIT_NOFILE, uint64(l.openFiles)})
+		enforce("open-files", "rlimit")
+	}
+	if !l.needCgroup() {
+		return nil, rl, nil
+	}
+	h, err := hierarchy()
+	var grp *cgroup.Group
+	if err == nil {
+		grp, err = h.Acquire(cgroup.Limits{Memory: l.memory, Pids: l.pids, CPUs: l.cpus})
+	}
+	if err != nil {
+		if !l.bestEffort {
+			return nil, nil, &ConfigError{Input: "limits", Err: fmt.Errorf("%w: %w", ErrUnsupported, err)}
+		}
+		// The stand-ins, per process rather than per sandbox.
+		if l.memory > 0 {
+			rl = append(rl, rlimit{unix.RLIMIT_AS, uint64(l.memory)})
+			enforce("memory", "rlimit")
+		}
+		if l.pids > 0 {
+			rl = append(rl, rlimit{unix.RLIMIT_NPROC, uint64(l.pids)})
+			enforce("pids", "rlimit")
+		}
+		if l.cpuTime > 0 {
+			secs := uint64((l.cpuTime + time.Second - 1) / time.Second)
+			rl = append(rl, rlimit{unix.RLIMIT_CPU, secs})
+			enforce("cpu-time", "rlimit")
+		}
+		if l.cpus != "" {
+			enforce("cpus", "none")
+		}
+		return nil, rl, nil
+	}
+	mech := grp.Version().String()
+	for _, on := range []struct {
+		set  bool
+		name string
+	}{{l.memory > 0, "memory"}, {l.pids > 0, "pids"}, {l.cpuTime > 0, "cpu-time"}, {l.cpus != "", "cpus"}} {
+		if on.set {
+			enforce(on.name, mech)
+		}
+	}
+	return grp, rl, nil
+}
+
+// rlimit is a resource limit set in the child, soft and hard alike.
+type rlimit struct {
+	resource int
+	value    uint64
 }
 
 // launchError turns a launcher failure into the package's error types.
@@ -198,7 +409,7 @@ var lastCap = sync.OnceValue(func() int {
 const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED
 
 // spec builds the launch: clone flags, id maps and the child's steps.
-func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates []string) (*launch.Spec, error) {
+func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates []string, rlimits []rlimit) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -206,7 +417,7 @@ func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates [
 	// Fresh namespaces: with its own pid namespace the program is its
 	// init, so every process it leaves dies with it and none of the host
 	// is visible to ptrace or kill (threats 7, 15, 16).
-	spec := &launch.Spec{CloneFlags: c.namespaces.CloneFlags(), Program: p}
+	spec := &launch.Spec{CloneFlags: c.namespaces.CloneFlags() &^ unix.CLONE_NEWCGROUP, Program: p}
 	var maps ns.Maps
 	if userns {
 		// Never host root: the sandbox user maps to an unprivileged
@@ -215,6 +426,12 @@ func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates [
 		spec.UIDMap, spec.GIDMap, spec.DenySetgroups = maps.UID.String(), maps.GID.String(), maps.DenySetgroups
 	}
 
+	if c.namespaces.Has(ns.Cgroup) {
+		// The cgroup namespace is made now, after the parent moved the
+		// child into its cgroup: rooted there, it shows nothing of the
+		// host's cgroup tree.
+		p.Unshare(d("cgroup", "unshare", ""), unix.CLONE_NEWCGROUP)
+	}
 	// A new session: no controlling terminal of the host, so TIOCSTI
 	// cannot push keystrokes into the caller's shell (CVE-2017-5226).
 	p.Setsid(d("credentials", "setsid", ""))
@@ -285,6 +502,9 @@ func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates [
 	p.ClearCaps(d("capabilities", "capset", ""))
 	// no_new_privs: a setuid or file-capability binary gains nothing.
 	p.NoNewPrivs(d("credentials", "no_new_privs", ""))
+	for _, r := range rlimits {
+		p.Setrlimit(d("rlimits", "setrlimit "+strconv.Itoa(r.resource), ""), r.resource, r.value, r.value)
+	}
 	// The parent-death signal: if the supervisor dies, so does the
 	// sandbox (armed after the uid change, which clears it).
 	p.Pdeathsig(d("credentials", "parent-death signal", ""), int(unix.SIGKILL))
@@ -345,10 +565,17 @@ type stdio struct {
 	copies    []func()
 	stdinCopy func()
 	wg        sync.WaitGroup
+	cap       *capper // nil: no output limit
 }
 
-func newStdio(cmd *Cmd) (*stdio, error) {
+// newStdio sets up the program's stdio. With an output limit, stdout and
+// stderr always go through pipes and collectors that share the limit, and
+// exceeded is called once when it is passed.
+func newStdio(cmd *Cmd, limit int64, exceeded func()) (*stdio, error) {
 	s := &stdio{}
+	if limit > 0 {
+		s.cap = &capper{left: limit, exceeded: exceeded}
+	}
 	var devNull *os.File
 	null := func() (*os.File, error) {
 		if devNull == nil {
@@ -362,12 +589,16 @@ func newStdio(cmd *Cmd) (*stdio, error) {
 		return devNull, nil
 	}
 	add := func(f *os.File) { s.fds = append(s.fds, int32(f.Fd())) }
+	fail := func(err error) (*stdio, error) {
+		s.closeAll()
+		return nil, err
+	}
 
 	switch r := cmd.Stdin.(type) {
 	case nil:
 		f, err := null()
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		add(f)
 	case *os.File:
@@ -376,8 +607,7 @@ func newStdio(cmd *Cmd) (*stdio, error) {
 	default:
 		pr, pw, err := os.Pipe()
 		if err != nil {
-			s.closeAll()
-			return nil, &SetupError{Stage: "stdio", Op: "pipe", Err: err}
+			return fail(&SetupError{Stage: "stdio", Op: "pipe", Err: err})
 		}
 		s.child = append(s.child, pr)
 		s.parent = append(s.parent, pw)
@@ -389,38 +619,32 @@ func newStdio(cmd *Cmd) (*stdio, error) {
 	}
 	var shared *os.File
 	for _, w := range []io.Writer{cmd.Stdout, cmd.Stderr} {
-		switch w := w.(type) {
-		case nil:
+		f, isFile := w.(*os.File)
+		switch {
+		case w == nil && s.cap == nil:
 			f, err := null()
 			if err != nil {
-				s.closeAll()
-				return nil, err
+				return fail(err)
 			}
 			add(f)
-		case *os.File:
-			s.keep = append(s.keep, w)
-			add(w)
+		case isFile && s.cap == nil:
+			s.keep = append(s.keep, f)
+			add(f)
+		case shared != nil && sameWriter(cmd.Stdout, cmd.Stderr):
+			add(shared)
 		default:
-			if shared != nil && sameWriter(cmd.Stdout, cmd.Stderr) {
-				add(shared)
-				continue
+			if w == nil {
+				w = io.Discard // counted all the same
 			}
 			pr, pw, err := os.Pipe()
 			if err != nil {
-				s.closeAll()
-				return nil, &SetupError{Stage: "stdio", Op: "pipe", Err: err}
+				return fail(&SetupError{Stage: "stdio", Op: "pipe", Err: err})
 			}
 			s.child = append(s.child, pw)
 			s.parent = append(s.parent, pr)
 			shared = pw
 			add(pw)
-			s.copies = append(s.copies, func() {
-				if _, err := io.Copy(w, pr); err != nil {
-					// The writer failed: keep draining so the
-					// program never blocks on a full pipe.
-					_, _ = io.Copy(io.Discard, pr)
-				}
-			})
+			s.copies = append(s.copies, func() { s.collect(w, pr) })
 		}
 	}
 	for _, f := range cmd.ExtraFiles {
@@ -428,6 +652,53 @@ func newStdio(cmd *Cmd) (*stdio, error) {
 		add(f)
 	}
 	return s, nil
+}
+
+// collect copies the program's output from r to w, up to the output
+// limit. Past the limit, or once w fails, it reads on and drops what it
+// reads, so that the program never blocks on a full pipe.
+func (s *stdio) collect(w io.Writer, r *os.File) {
+	buf := make([]byte, 32<<10)
+	failed := false
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if k := s.cap.admit(n); k > 0 && !failed {
+				_, werr := w.Write(buf[:k])
+				failed = werr != nil
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// truncated says whether the output limit cut the output.
+func (s *stdio) truncated() bool { return s.cap != nil && s.cap.cut.Load() }
+
+// capper shares an output limit between stdout and stderr.
+type capper struct {
+	mu       sync.Mutex
+	left     int64
+	cut      atomic.Bool
+	exceeded func()
+}
+
+// admit returns how many of n bytes may still be delivered; the first time
+// it must refuse some, it calls exceeded. A nil capper admits everything.
+func (c *capper) admit(n int) int {
+	if c == nil {
+		return n
+	}
+	c.mu.Lock()
+	k := int(min(int64(n), c.left))
+	c.left -= int64(k)
+	c.mu.Unlock()
+	if k < n && !c.cut.Swap(true) {
+		c.exceeded()
+	}
+	return k
 }
 
 // closeChildEnds closes our copies of what the child now holds.

@@ -100,12 +100,27 @@ const (
 	// SeccompKilled: the seccomp policy killed it: SIGSYS under a filter,
 	// SIGKILL in strict mode (never one the supervisor sent).
 	SeccompKilled
+	// Timeout: the wall-clock limit (WithTimeout, or ctx's deadline) ran
+	// out and the supervisor killed the sandbox.
+	Timeout
+	// CPUTimeExceeded: the CPU-time limit was spent.
+	CPUTimeExceeded
+	// MemoryExceeded: the kernel's OOM killer acted in the sandbox's
+	// cgroup (its OOM event, never guessed from a SIGKILL).
+	MemoryExceeded
+	// OutputExceeded: stdout and stderr together went past the output
+	// limit.
+	OutputExceeded
 )
 
 var statusNames = map[Status]string{
-	Exited:        "exited",
-	Signaled:      "signaled",
-	SeccompKilled: "seccomp_killed",
+	Exited:          "exited",
+	Signaled:        "signaled",
+	SeccompKilled:   "seccomp_killed",
+	Timeout:         "timeout",
+	CPUTimeExceeded: "cpu_time_exceeded",
+	MemoryExceeded:  "memory_exceeded",
+	OutputExceeded:  "output_exceeded",
 }
 
 // String returns the status in snake case, as in the CLI's JSON.
@@ -181,6 +196,13 @@ type Violation struct {
 }
 
 // Result is how a sandboxed program ended.
+//
+// When several things happen at once, Status follows this precedence:
+// MemoryExceeded (the kernel's OOM event in the sandbox's cgroup) first,
+// then OutputExceeded (the collectors saw more than the limit), then the
+// limit the supervisor killed for first (Timeout or CPUTimeExceeded, when
+// that SIGKILL is what ended the program), then SeccompKilled, Signaled and
+// Exited from the wait status.
 type Result struct {
 	// Status says how the program ended.
 	Status Status
@@ -193,12 +215,18 @@ type Result struct {
 	SeccompMode SeccompMode
 	// WallTime is the time from the launch to the reaping of the program.
 	WallTime time.Duration
-	// CPUTime is the user plus system time of the program and of the
-	// descendants it waited for (from the kernel's rusage).
+	// CPUTime is the user plus system time of every process of the
+	// sandbox, from its cgroup; without one (no cgroup limit asked for),
+	// of the program and the descendants it waited for, from rusage.
 	CPUTime time.Duration
-	// PeakMemory is the largest resident set size, in bytes, of the
-	// program or of one descendant it waited for (rusage's ru_maxrss).
+	// PeakMemory is the peak memory use of the sandbox in bytes, tmpfs
+	// pages included, from its cgroup; without one, the largest resident
+	// set of the program or of one descendant it waited for (ru_maxrss).
 	PeakMemory int64
+	// OutputTruncated says the output limit cut stdout and stderr.
+	OutputTruncated bool
+	// Enforced says what enforced each limit that was asked for.
+	Enforced []Enforcement
 	// Violations lists the system calls the policy denied, where known.
 	Violations []Violation
 }

@@ -512,16 +512,29 @@ func TestContextCancel(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("RunContext returned after %v", d)
 	}
-	if res.Status != sandbox.Signaled || res.Signal != syscall.SIGKILL {
-		t.Errorf("status %v signal %v, want signaled SIGKILL", res.Status, res.Signal)
+	// A deadline is a timeout.
+	if res.Status != sandbox.Timeout || res.Signal != syscall.SIGKILL {
+		t.Errorf("status %v signal %v, want timeout SIGKILL", res.Status, res.Signal)
 	}
 	if _, err := sandbox.RunContext(ctx, sandbox.Command("/bin/true")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("RunContext with a done context: %v", err)
 	}
+
+	// A cancellation is a plain SIGKILL.
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	res, err = sandbox.RunContext(ctx, sandbox.Command("/bin/sleep", "100"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sandbox.Signaled || res.Signal != syscall.SIGKILL {
+		t.Errorf("cancelled: status %v signal %v, want signaled SIGKILL", res.Status, res.Signal)
+	}
 }
 
 func TestStatusText(t *testing.T) {
-	for s, want := range map[sandbox.Status]string{sandbox.Exited: "exited", sandbox.Signaled: "signaled", sandbox.SeccompKilled: "seccomp_killed"} {
+	for s, want := range map[sandbox.Status]string{sandbox.Exited: "exited", sandbox.Signaled: "signaled", sandbox.SeccompKilled: "seccomp_killed",
+		sandbox.Timeout: "timeout", sandbox.CPUTimeExceeded: "cpu_time_exceeded", sandbox.MemoryExceeded: "memory_exceeded", sandbox.OutputExceeded: "output_exceeded"} {
 		b, err := s.MarshalText()
 		if err != nil || string(b) != want || s.String() != want {
 			t.Errorf("%d: MarshalText %q %v, String %q; want %q", s, b, err, s, want)

@@ -85,7 +85,7 @@ func TestStrictViolations(t *testing.T) {
 	}
 }
 
-// A SIGKILL the supervisor sends (a cancelled context) is not the policy's.
+// A SIGKILL the supervisor sends (a deadline) is not the policy's.
 func TestStrictSupervisorKill(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -101,8 +101,8 @@ func TestStrictSupervisorKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != sandbox.Signaled || res.Signal != syscall.SIGKILL || len(res.Violations) != 0 {
-		t.Errorf("status %v signal %v violations %v, want signaled SIGKILL and none", res.Status, res.Signal, res.Violations)
+	if res.Status != sandbox.Timeout || res.Signal != syscall.SIGKILL || len(res.Violations) != 0 {
+		t.Errorf("status %v signal %v violations %v, want timeout SIGKILL and none", res.Status, res.Signal, res.Violations)
 	}
 }
 

@@ -50,6 +50,9 @@ type Mount struct {
 	// Size is the size of a Tmpfs in bytes; 0 means the kernel default
 	// (half of RAM).
 	Size int64
+	// Inodes is the number of inodes of a Tmpfs; 0 means the kernel
+	// default.
+	Inodes int64
 }
 
 // Spec describes a root.
@@ -62,6 +65,9 @@ type Spec struct {
 	Mounts []Mount
 	// TmpSize is the size of /tmp in bytes.
 	TmpSize int64
+	// TmpInodes is the number of inodes of /tmp; 0 means the kernel
+	// default.
+	TmpInodes int64
 	// UID and GID are the sandbox user, written to /etc/passwd and
 	// /etc/group of the default root.
 	UID, GID uint32
@@ -390,16 +396,10 @@ func (s *Spec) Plan() []Step {
 	}
 
 	// /tmp, private to this run.
-	tmp := "mode=1777"
-	if s.TmpSize > 0 {
-		tmp += ",size=" + strconv.FormatInt(s.TmpSize, 10)
-	}
+	tmp := tmpfsData(s.TmpSize, s.TmpInodes)
 	for _, m := range s.Mounts {
 		if m.Kind == Tmpfs && m.Target == "/tmp" {
-			tmp = "mode=1777"
-			if m.Size > 0 {
-				tmp += ",size=" + strconv.FormatInt(m.Size, 10)
-			}
+			tmp = tmpfsData(m.Size, m.Inodes)
 		}
 	}
 	p.mkdirAll("tmp", "/tmp", 0o1777)
@@ -423,13 +423,9 @@ func (s *Spec) Plan() []Step {
 			if m.Target == "/tmp" {
 				continue
 			}
-			data := "mode=1777"
-			if m.Size > 0 {
-				data += ",size=" + strconv.FormatInt(m.Size, 10)
-			}
 			p.mkdirAll(stage, m.Target, 0o755)
 			p.add(Step{Op: OpMount, Source: "tmpfs", Target: m.Target, FSType: "tmpfs",
-				Flags: msNosuid | msNodev, Data: data, Stage: stage})
+				Flags: msNosuid | msNodev, Data: tmpfsData(m.Size, m.Inodes), Stage: stage})
 		}
 	}
 
@@ -437,6 +433,19 @@ func (s *Spec) Plan() []Step {
 	// file outside /tmp and the caller's writable mounts.
 	p.add(Step{Op: OpSetAttr, Target: "/", AttrSet: roAttrs, Stage: "root"})
 	return p.steps
+}
+
+// tmpfsData is the mount data of a tmpfs of size bytes and inodes inodes
+// (0: the kernel's defaults).
+func tmpfsData(size, inodes int64) string {
+	data := "mode=1777"
+	if size > 0 {
+		data += ",size=" + strconv.FormatInt(size, 10)
+	}
+	if inodes > 0 {
+		data += ",nr_inodes=" + strconv.FormatInt(inodes, 10)
+	}
+	return data
 }
 
 func (s *Spec) etcFiles() [][2]string {

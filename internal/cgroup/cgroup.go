@@ -226,6 +226,13 @@ type Group struct {
 	// Counters that cannot be reset, read when the run began.
 	oomBase uint64
 	cpuBase time.Duration
+	// memBase is the memory still charged when the run began (page cache
+	// of earlier runs, which the kernel reclaims before it would OOM).
+	memBase int64
+	// set is the limits written last: unchanged ones are not written
+	// again.
+	set     Limits
+	written bool
 }
 
 // Acquire returns a group with limits set and counters at zero, taken from
@@ -256,7 +263,7 @@ func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
 			}
 		}
 	}
-	if err := g.set(l); err != nil {
+	if err := g.setLimits(l); err != nil {
 		g.remove()
 		return nil, err
 	}
@@ -273,8 +280,9 @@ func (g *Group) dir(c string) string {
 	return g.paths[c]
 }
 
-// set writes the limits and zeroes (or baselines) the counters.
-func (g *Group) set(l Limits) error {
+// setLimits writes the limits that changed and zeroes (or baselines) the
+// counters.
+func (g *Group) setLimits(l Limits) error {
 	mem, pids := "max", "max"
 	if l.Memory > 0 {
 		mem = strconv.FormatInt(l.Memory, 10)
@@ -282,71 +290,73 @@ func (g *Group) set(l Limits) error {
 	if l.Pids > 0 {
 		pids = strconv.FormatInt(l.Pids, 10)
 	}
+	changed := func(a, b any) bool { return !g.written || a != b }
 	var err error
 	switch g.h.Version {
 	case V2:
 		d := g.dir("")
-		err = errors.Join(
-			write(d, "memory.max", mem),
-			// Swap does not count as memory: allow none.
-			writeIfExists(d, "memory.swap.max", "0"),
-			write(d, "pids.max", pids),
-			// memory.peak is reset by a write (6.12+); where it
-			// cannot be, PeakMemory is the peak since the group was
-			// made.
-			writeIfExists(d, "memory.peak", "0"),
-		)
-		if l.CPUs != "" {
+		if changed(l.Memory, g.set.Memory) {
+			err = errors.Join(write(d, "memory.max", mem),
+				// Swap does not count as memory: allow none.
+				writeIfExists(d, "memory.swap.max", "0"))
+		}
+		if changed(l.Pids, g.set.Pids) {
+			err = errors.Join(err, write(d, "pids.max", pids))
+		}
+		if l.CPUs != "" || (g.written && g.set.CPUs != "") {
 			err = errors.Join(err, write(d, "cpuset.cpus", l.CPUs))
 		}
+		// memory.peak is reset by a write (6.12+); where it cannot
+		// be, PeakMemory is the peak since the group was made.
+		err = errors.Join(err, writeIfExists(d, "memory.peak", "0"))
 		g.oomBase, _ = readKey(filepath.Join(d, "memory.events"), "oom_kill")
-		var usec uint64
-		usec, _ = readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
+		usec, _ := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
 		g.cpuBase = time.Duration(usec) * time.Microsecond
+		cur, _ := readInt(filepath.Join(d, "memory.current"))
+		g.memBase = int64(cur)
 	case V1:
 		if mem == "max" {
 			mem = "-1"
 		}
 		m := g.dir("memory")
-		// memsw before memory when lowering, memory before memsw when
-		// raising: memsw may never be below memory. Write both twice.
-		err = errors.Join(
-			writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
-			write(m, "memory.limit_in_bytes", mem),
-			writeIfExists(m, "memory.memsw.limit_in_bytes", mem),
-			write(m, "memory.max_usage_in_bytes", "0"),
-			writeIfExists(m, "memory.memsw.max_usage_in_bytes", "0"),
-			write(m, "memory.failcnt", "0"),
-			write(g.dir("pids"), "pids.max", pids),
-			write(g.dir("cpuacct"), "cpuacct.usage", "0"),
-		)
-		cpus := l.CPUs
-		if cpus == "" {
-			b, _ := os.ReadFile(filepath.Join(filepath.Dir(g.dir("cpuset")), "cpuset.cpus"))
-			cpus = strings.TrimSpace(string(b))
+		if changed(l.Memory, g.set.Memory) {
+			// memsw may never be below memory: lift it, set memory,
+			// then make memsw equal to it (no swap).
+			err = errors.Join(
+				writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
+				write(m, "memory.limit_in_bytes", mem),
+				writeIfExists(m, "memory.memsw.limit_in_bytes", mem))
 		}
-		err = errors.Join(err, write(g.dir("cpuset"), "cpuset.cpus", cpus))
+		if changed(l.Pids, g.set.Pids) {
+			err = errors.Join(err, write(g.dir("pids"), "pids.max", pids))
+		}
+		if changed(l.CPUs, g.set.CPUs) {
+			cpus := l.CPUs
+			if cpus == "" {
+				b, _ := os.ReadFile(filepath.Join(filepath.Dir(g.dir("cpuset")), "cpuset.cpus"))
+				cpus = strings.TrimSpace(string(b))
+			}
+			err = errors.Join(err, write(g.dir("cpuset"), "cpuset.cpus", cpus))
+		}
+		// max_usage resets to the usage now: the charge left over.
+		err = errors.Join(err, write(m, "memory.max_usage_in_bytes", "0"))
+		cur, _ := readInt(filepath.Join(m, "memory.usage_in_bytes"))
+		g.memBase = int64(cur)
 		g.oomBase, _ = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill")
-		g.cpuBase = 0
+		ns, _ := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
+		g.cpuBase = time.Duration(ns)
 	}
 	if err != nil {
+		g.written = false
 		return fmt.Errorf("%s: set limits of %s: %w", g.h.Version, g.name, err)
 	}
+	g.set, g.written = l, true
 	return nil
-}
-
-// ProcsFiles returns the cgroup.procs files a process is added through.
-func (g *Group) ProcsFiles() []string {
-	var files []string
-	for _, p := range g.paths {
-		files = append(files, filepath.Join(p, "cgroup.procs"))
-	}
-	return files
 }
 
 // Add moves pid into the group.
 func (g *Group) Add(pid int) error {
-	for _, f := range g.ProcsFiles() {
+	for _, f := range g.procsFiles() {
 		if err := os.WriteFile(f, []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("%s: add %d to %s: %w", g.h.Version, pid, f, err)
 		}
@@ -365,15 +375,29 @@ func (g *Group) CPU() (time.Duration, error) {
 	return time.Duration(ns) - g.cpuBase, err
 }
 
-// PeakMemory returns the peak memory use of the group, tmpfs pages
-// included, in bytes.
-func (g *Group) PeakMemory() (int64, error) {
-	if g.h.Version == V2 {
-		n, err := readInt(filepath.Join(g.dir(""), "memory.peak"))
-		return int64(n), err
+// procsFiles returns the cgroup.procs files of the controllers a run needs:
+// on v1, cpuset only when it limits the CPUs.
+func (g *Group) procsFiles() []string {
+	var files []string
+	for c, p := range g.paths {
+		if c == "cpuset" && g.set.CPUs == "" {
+			continue
+		}
+		files = append(files, filepath.Join(p, "cgroup.procs"))
 	}
-	n, err := readInt(filepath.Join(g.dir("memory"), "memory.max_usage_in_bytes"))
-	return int64(n), err
+	return files
+}
+
+// PeakMemory returns the peak memory use of the group during the run,
+// tmpfs pages included, in bytes: the peak less what was still charged
+// when the run began.
+func (g *Group) PeakMemory() (int64, error) {
+	file := filepath.Join(g.dir("memory"), "memory.max_usage_in_bytes")
+	if g.h.Version == V2 {
+		file = filepath.Join(g.dir(""), "memory.peak")
+	}
+	n, err := readInt(file)
+	return max(int64(n)-g.memBase, 0), err
 }
 
 // OOMKills returns how many processes the kernel's OOM killer killed in
@@ -391,7 +415,7 @@ func (g *Group) OOMKills() (uint64, error) {
 
 // Procs returns the pids in the group.
 func (g *Group) Procs() ([]int, error) {
-	b, err := os.ReadFile(g.ProcsFiles()[0])
+	b, err := os.ReadFile(filepath.Join(g.dir("memory"), "cgroup.procs"))
 	if err != nil {
 		return nil, err
 	}
@@ -447,9 +471,7 @@ func (g *Group) waitEmpty(d time.Duration) error {
 
 // Release gives the group back: it must be empty (the caller killed and
 // reaped its processes); if it is not, the group is killed again, and
-// removed rather than reused if that fails. The memory still charged to it
-// (page cache of the last run) is reclaimed, so that it counts against no
-// later run's limit.
+// removed rather than reused if that fails.
 func (g *Group) Release() {
 	if pids, err := g.Procs(); err != nil || len(pids) > 0 {
 		if g.Kill() != nil {
@@ -457,11 +479,7 @@ func (g *Group) Release() {
 			return
 		}
 	}
-	if g.h.Version == V1 {
-		_ = write(g.dir("memory"), "memory.force_empty", "0")
-	} else if usage, err := readInt(filepath.Join(g.dir(""), "memory.current")); err == nil && usage > 0 {
-		_ = writeIfExists(g.dir(""), "memory.reclaim", strconv.FormatUint(usage, 10))
-	}
+
 	g.h.mu.Lock()
 	g.h.free = append(g.h.free, g)
 	g.h.mu.Unlock()

@@ -185,11 +185,11 @@ func TestReal(t *testing.T) {
 		t.Errorf("peak not reset: %d", peak)
 	}
 	g2.Release()
-	paths := g2.ProcsFiles()
+	paths := g2.paths
 	h.Close()
 	for _, p := range paths {
-		if _, err := os.Stat(filepath.Dir(p)); err == nil {
-			t.Errorf("%s left after Close", filepath.Dir(p))
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left after Close", p)
 		}
 	}
 }

@@ -53,6 +53,7 @@ const (
 	codeSeccomp        = C.SB_SECCOMP
 	codeExec           = C.SB_EXEC
 	codeTraceme        = C.SB_TRACEME
+	codeUnshare        = C.SB_UNSHARE
 	codeExecStatic     = C.SB_EXEC_STATIC
 )
 
@@ -82,6 +83,10 @@ type Spec struct {
 	DenySetgroups bool
 	// Program is what the child does between clone and execve.
 	Program *Program
+	// Prepare, when set, is called with the child's pid after the id
+	// maps are written and before the child runs its first step (to move
+	// it into its cgroup, say). An error kills the child.
+	Prepare func(pid int) error
 }
 
 // Process is a started child.
@@ -139,6 +144,13 @@ func Start(spec *Spec) (*Process, error) {
 
 	if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
 		if err := writeIDMaps(pid, spec); err != nil {
+			closeAll(sync[1], errp[0])
+			proc.kill()
+			return nil, err
+		}
+	}
+	if spec.Prepare != nil {
+		if err := spec.Prepare(pid); err != nil {
 			closeAll(sync[1], errp[0])
 			proc.kill()
 			return nil, err

@@ -365,6 +365,8 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 	}
 	case SB_SECCOMP:
 		return SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)(uintptr_t)a[0]);
+	case SB_UNSHARE:
+		return SYS1(SYS_unshare, a[0]);
 	case SB_TRACEME:
 		return SYS4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
 	case SB_EXEC_STATIC:

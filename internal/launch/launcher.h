@@ -35,6 +35,7 @@ enum {
 	SB_SECCOMP,        // a0 = struct sock_fprog *
 	SB_EXEC,           // a0 = char ** candidates (NULL-terminated), a1 = argv, a2 = envp
 	SB_TRACEME,        // be traced by the parent: the exec stops for it
+	SB_UNSHARE,        // a0 = CLONE_* flags
 	SB_EXEC_STATIC,    // as SB_EXEC, for static ELF executables of the native arch only
 };
 

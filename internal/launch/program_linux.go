@@ -188,6 +188,9 @@ func (p *Program) Exec(d Desc, candidates, argv, env []string) {
 	p.add(d, codeExec, 0, arg{kind: argStrv, v: candidates}, arg{kind: argStrv, v: argv}, arg{kind: argStrv, v: env})
 }
 
+// Unshare moves the child into new namespaces (CLONE_* flags).
+func (p *Program) Unshare(d Desc, flags uintptr) { p.add(d, codeUnshare, 0, num(uint64(flags))) }
+
 // Traceme makes the child a tracee of the thread that started it: its exec
 // then stops with SIGTRAP before the program's first instruction.
 func (p *Program) Traceme(d Desc) { p.add(d, codeTraceme, 0) }
