@@ -63,7 +63,7 @@ func TestRootless(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOSANDBOX_ROOTLESS=1", "HOME="+dir, "TMPDIR=/tmp")
 	out, err := cmd.CombinedOutput()
-	t.Logf("rootless leg (uid %s):\n%s", rootlessUID, tail(string(out), 60))
+	t.Logf("rootless leg (uid %s):\n%s", rootlessUID, failures(string(out)))
 	if err != nil {
 		t.Fatalf("rootless leg failed: %v", err)
 	}
@@ -91,10 +91,15 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	}
 }
 
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+// failures keeps what a reader needs of a test log: everything but the
+// lines of passing tests.
+func failures(s string) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if t := strings.TrimSpace(l); strings.HasPrefix(t, "=== RUN") || strings.HasPrefix(t, "--- PASS") {
+			continue
+		}
+		keep = append(keep, l)
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(keep, "\n")
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Version is the cgroup hierarchy in use.
@@ -153,6 +155,10 @@ func (h *Hierarchy) Prepare() error {
 		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("%w: %s: cannot make %s: %w (%s)", ErrUnavailable, h.Version, dir, err, hint(err))
 		}
+		if err := unix.Access(dir, unix.W_OK); err != nil {
+			err = &os.PathError{Op: "access", Path: dir, Err: err}
+			return fmt.Errorf("%w: %s: cannot make groups in %s: %w (%s)", ErrUnavailable, h.Version, dir, err, hint(err))
+		}
 		if h.Version == V1 && c == "cpuset" {
 			// A v1 cpuset group is unusable until it has CPUs and
 			// memory nodes: take the parent's.
@@ -251,7 +257,7 @@ func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
 		for c, dir := range h.Dirs {
 			p := filepath.Join(dir, g.name)
 			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-				return nil, fmt.Errorf("%w: %s: mkdir %s: %w", ErrUnavailable, h.Version, p, err)
+				return nil, fmt.Errorf("%w: %s: mkdir %s: %w (%s)", ErrUnavailable, h.Version, p, err, hint(err))
 			}
 			g.paths[c] = p
 			if h.Version == V1 && c == "cpuset" {

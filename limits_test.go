@@ -1,0 +1,336 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/internal/testenv"
+)
+
+// haveCgroup says whether this run can make cgroups (root here; rootless
+// it falls back to rlimits).
+func haveCgroup() bool { return os.Geteuid() == 0 }
+
+func limited(t *testing.T, opts []sandbox.Option, script string) (*sandbox.Result, string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := sandbox.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	res, err := sandbox.Run(cmd, opts...)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return res, out.String()
+}
+
+func mechanism(res *sandbox.Result, limit string) string {
+	for _, e := range res.Enforced {
+		if e.Limit == limit {
+			return e.Mechanism
+		}
+	}
+	return ""
+}
+
+func TestTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	start := time.Now()
+	res, out := limited(t, []sandbox.Option{sandbox.WithTimeout(timeout)}, "while :; do :; done")
+	took := time.Since(start)
+	if res.Status != sandbox.Timeout || res.Signal != syscall.SIGKILL || res.ExitCode != 137 {
+		t.Fatalf("status %v signal %v exit %d, want timeout SIGKILL 137: %s", res.Status, res.Signal, res.ExitCode, out)
+	}
+	if took > timeout+100*time.Millisecond {
+		t.Errorf("Run returned after %v, more than the timeout + 100ms", took)
+	}
+	if mechanism(res, "timeout") != "supervisor" {
+		t.Errorf("enforced: %+v", res.Enforced)
+	}
+}
+
+func TestCPUTime(t *testing.T) {
+	const limit = 300 * time.Millisecond
+	opts := []sandbox.Option{sandbox.WithCPUTime(limit), sandbox.WithTimeout(10 * time.Second), sandbox.WithBestEffort()}
+	res, out := limited(t, opts, "while :; do :; done")
+	if res.Status != sandbox.CPUTimeExceeded || res.Signal != syscall.SIGKILL {
+		t.Fatalf("status %v signal %v, want cpu_time_exceeded SIGKILL: %s", res.Status, res.Signal, out)
+	}
+	if haveCgroup() {
+		// Killed within a few milliseconds of the limit.
+		if res.CPUTime < limit || res.CPUTime > limit+50*time.Millisecond {
+			t.Errorf("CPUTime %v for a limit of %v", res.CPUTime, limit)
+		}
+		if m := mechanism(res, "cpu-time"); !strings.HasPrefix(m, "cgroup") {
+			t.Errorf("cpu-time enforced by %q", m)
+		}
+	} else if m := mechanism(res, "cpu-time"); m != "rlimit" {
+		t.Errorf("rootless cpu-time enforced by %q, want rlimit", m)
+	}
+}
+
+// Touching 512 MiB under a 64 MiB limit: the kernel's OOM killer, and the
+// verdict from its event.
+func TestMemory(t *testing.T) {
+	opts := []sandbox.Option{sandbox.WithMemory(64 << 20), sandbox.WithTimeout(20 * time.Second), sandbox.WithBestEffort()}
+	res, out := limited(t, opts, `exec python3 -c 'b = b"x" * (512 << 20); print(len(b))'`)
+	if !haveCgroup() {
+		// RLIMIT_AS: the allocation fails, no OOM kill, no verdict.
+		if mechanism(res, "memory") != "rlimit" || !strings.Contains(out, "MemoryError") || res.Status != sandbox.Exited {
+			t.Errorf("rootless: status %v enforced %+v output %q", res.Status, res.Enforced, out)
+		}
+		return
+	}
+	if res.Status != sandbox.MemoryExceeded || res.Signal != syscall.SIGKILL {
+		t.Fatalf("status %v signal %v, want memory_exceeded SIGKILL: %s", res.Status, res.Signal, out)
+	}
+	if res.PeakMemory < 60<<20 || res.PeakMemory > 70<<20 {
+		t.Errorf("PeakMemory %d, want about 64 MiB", res.PeakMemory)
+	}
+	// tmpfs pages count: filling /tmp past the limit is a memory kill too.
+	res, out = limited(t, []sandbox.Option{sandbox.WithMemory(32 << 20), sandbox.WithTmpfs("/tmp", 256<<20)},
+		"head -c 100000000 /dev/zero > /tmp/big; echo survived")
+	if res.Status != sandbox.MemoryExceeded {
+		t.Errorf("filling a tmpfs past the memory limit: status %v: %s", res.Status, out)
+	}
+}
+
+// A fork bomb under 32 pids is contained; the host stays responsive and
+// nothing of it survives.
+func TestForkBomb(t *testing.T) {
+	opts := []sandbox.Option{sandbox.WithPids(32), sandbox.WithTimeout(1500 * time.Millisecond), sandbox.WithBestEffort()}
+	done := make(chan *sandbox.Result, 1)
+	go func() {
+		res, _ := limited(t, opts, "b() { b | b & }; b; sleep 100")
+		done <- res
+	}()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	if err := exec.Command("/bin/true").Run(); err != nil {
+		t.Error(err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("the host took %v to run /bin/true during the bomb", d)
+	}
+	res := <-done
+	if res.Status != sandbox.Timeout {
+		t.Errorf("status %v, want timeout", res.Status)
+	}
+	if haveCgroup() {
+		if m := mechanism(res, "pids"); !strings.HasPrefix(m, "cgroup") {
+			t.Errorf("pids enforced by %q", m)
+		}
+		if n := countUID(65534); n != 0 {
+			t.Errorf("%d processes of the sandbox's host uid survive", n)
+		}
+	}
+}
+
+// countUID counts the host's processes of uid.
+func countUID(uid int) int {
+	n := 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		if strings.Contains(string(b), fmt.Sprintf("\nUid:\t%d\t", uid)) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestOutputLimit(t *testing.T) {
+	for _, toFile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("file=%v", toFile), func(t *testing.T) {
+			cmd := sandbox.Command("/bin/sh", "-c", "head -c 104857600 /dev/zero; echo err >&2; sleep 10")
+			var n int64
+			if toFile {
+				f, err := os.Create(t.TempDir() + "/out")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				cmd.Stdout, cmd.Stderr = f, f
+				defer func() {
+					fi, _ := f.Stat()
+					n = fi.Size()
+				}()
+			} else {
+				w := &countWriter{}
+				cmd.Stdout, cmd.Stderr = w, w
+				defer func() { n = w.n }()
+			}
+			res, err := sandbox.Run(cmd, sandbox.WithOutputLimit(1<<20), sandbox.WithTimeout(20*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != sandbox.OutputExceeded || !res.OutputTruncated || res.Signal != syscall.SIGKILL {
+				t.Errorf("status %v truncated %v signal %v, want output_exceeded", res.Status, res.OutputTruncated, res.Signal)
+			}
+			t.Cleanup(func() {
+				if n > 1<<20 {
+					t.Errorf("%d bytes delivered past a 1 MiB limit", n)
+				}
+			})
+		})
+	}
+}
+
+type countWriter struct {
+	mu sync.Mutex
+	n  int64
+}
+
+func (w *countWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	w.n += int64(len(b))
+	w.mu.Unlock()
+	return len(b), nil
+}
+
+func TestTmpfsFull(t *testing.T) {
+	res, out := limited(t, nil, "head -c 100000000 /dev/zero > /tmp/f; echo $?")
+	if res.Status != sandbox.Exited || !strings.Contains(out, "No space left on device") {
+		t.Errorf("status %v output %q, want ENOSPC from the 64 MiB /tmp", res.Status, out)
+	}
+	res, out = limited(t, []sandbox.Option{sandbox.WithTmpfsInodes("/tmp", 16)}, "for i in $(seq 1 40); do : > /tmp/f$i || exit 3; done")
+	if res.ExitCode == 0 || !strings.Contains(out, "No space left on device") {
+		t.Errorf("inodes: exit %d output %q", res.ExitCode, out)
+	}
+}
+
+func TestFileSizeAndOpenFiles(t *testing.T) {
+	res, out := limited(t, []sandbox.Option{sandbox.WithFileSize(1 << 20)}, "trap '' XFSZ; head -c 2000000 /dev/zero > /tmp/f; wc -c < /tmp/f")
+	if !strings.Contains(out, "1048576") || !strings.Contains(out, "File too large") {
+		t.Errorf("file size: status %v output %q", res.Status, out)
+	}
+	res, out = limited(t, []sandbox.Option{sandbox.WithOpenFiles(10)}, "ulimit -n")
+	if out != "10\n" {
+		t.Errorf("open files: %q", out)
+	}
+	if mechanism(res, "open-files") != "rlimit" {
+		t.Errorf("enforced %+v", res.Enforced)
+	}
+}
+
+func TestCPUs(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		testenv.Missing(t, "needs 2 CPUs")
+	}
+	res, out := limited(t, []sandbox.Option{sandbox.WithCPUs("1"), sandbox.WithBestEffort()}, "grep Cpus_allowed_list /proc/self/status")
+	if haveCgroup() && out != "Cpus_allowed_list:\t1\n" {
+		t.Errorf("cpus: %q (enforced %+v)", out, res.Enforced)
+	}
+}
+
+// Without a usable cgroup and without best effort, a limit that needs one
+// fails, saying what to do.
+func TestLimitUnsupported(t *testing.T) {
+	if haveCgroup() {
+		t.Skip("this user can make cgroups; the rootless leg runs this")
+	}
+	_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithMemory(64<<20))
+	if !errors.Is(err, sandbox.ErrUnsupported) || !strings.Contains(err.Error(), "best effort") {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// The verdict is right when limits race, and when the caller's writer
+// fails; nothing of the supervisor leaks.
+func TestMixedVerdictsNoLeaks(t *testing.T) {
+	fdsBefore := openFDs(t)
+	goBefore := runtime.NumGoroutine()
+	type job struct {
+		script string
+		opts   []sandbox.Option
+		stdout io.Writer
+		want   sandbox.Status
+	}
+	cg := haveCgroup()
+	jobs := []job{
+		{script: "exit 3", want: sandbox.Exited},
+		{script: "while :; do :; done", opts: []sandbox.Option{sandbox.WithTimeout(300 * time.Millisecond)}, want: sandbox.Timeout},
+		{script: "head -c 3000000 /dev/zero", opts: []sandbox.Option{sandbox.WithOutputLimit(1 << 20)}, want: sandbox.OutputExceeded},
+		{script: "kill -KILL $$ & wait; sh -c 'kill -9 $$'", want: sandbox.Exited}, // inner sh dies, outer exits
+		{script: "exec unshare -U true", opts: []sandbox.Option{sandbox.WithDockerDefaultKill()}, want: sandbox.SeccompKilled},
+		{script: "(setsid sh -c 'trap \"\" TERM; sleep 100' &); kill -STOP $$ 2>/dev/null; sleep 100", opts: []sandbox.Option{sandbox.WithTimeout(300 * time.Millisecond)}, want: sandbox.Timeout},
+		{script: "head -c 1000000 /dev/zero", stdout: failingWriter{}, want: sandbox.Exited},
+	}
+	if cg {
+		jobs = append(jobs,
+			job{script: "while :; do :; done", opts: []sandbox.Option{sandbox.WithCPUTime(200 * time.Millisecond)}, want: sandbox.CPUTimeExceeded},
+			job{script: `exec python3 -c 'b = b"x" * (256 << 20)'`, opts: []sandbox.Option{sandbox.WithMemory(32 << 20)}, want: sandbox.MemoryExceeded},
+		)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 24)
+	errs := make(chan error, n)
+	for i := range n {
+		j := jobs[i%len(jobs)]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cmd := sandbox.Command("/bin/sh", "-c", j.script)
+			cmd.Env = []string{"PATH=/usr/bin:/bin"}
+			cmd.Stdout = j.stdout
+			res, err := sandbox.Run(cmd, j.opts...)
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("%q: %w", j.script, err)
+			case res.Status != j.want:
+				errs <- fmt.Errorf("%q: status %v (signal %v), want %v", j.script, res.Status, res.Signal, j.want)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Goroutines finish their exit a moment after they signal it.
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > goBefore && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > goBefore {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before, %d after:\n%s", goBefore, g, buf[:runtime.Stack(buf, true)])
+	}
+	if after := openFDs(t); after > fdsBefore {
+		t.Errorf("%d fds open before, %d after", fdsBefore, after)
+	}
+	if cg {
+		if n := countUID(65534); n != 0 {
+			t.Errorf("%d processes of the sandbox's host uid survive", n)
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("the caller's writer failed") }
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
