@@ -23,6 +23,32 @@ func BenchmarkLaunch(b *testing.B) {
 	b.Run("heap=512MiB", func(b *testing.B) { benchLaunch(b, 512<<20) })
 }
 
+// BenchmarkLaunchLimits times, interleaved, sandbox.Run of /bin/true with
+// and without memory, pids and CPU-time limits (which need a cgroup), and
+// reports the ratio of the medians ("limits-ratio", target <= 1.5).
+func BenchmarkLaunchLimits(b *testing.B) {
+	limits := []sandbox.Option{sandbox.WithMemory(256 << 20), sandbox.WithPids(64), sandbox.WithCPUTime(10 * time.Second)}
+	var plain, limited []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := sandbox.Run(sandbox.Command("/bin/true")); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		res, err := sandbox.Run(sandbox.Command("/bin/true"), limits...)
+		t2 := time.Now()
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("with limits: %v %+v", err, res)
+		}
+		plain = append(plain, t1.Sub(t0))
+		limited = append(limited, t2.Sub(t1))
+	}
+	p, l := median(plain), median(limited)
+	b.ReportMetric(float64(p.Nanoseconds()), "plain-ns")
+	b.ReportMetric(float64(l.Nanoseconds()), "limits-ns")
+	b.ReportMetric(float64(l)/float64(p), "limits-ratio")
+}
+
 var ballast []byte
 
 func benchLaunch(b *testing.B, heap int) {

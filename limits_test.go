@@ -267,7 +267,9 @@ func TestMixedVerdictsNoLeaks(t *testing.T) {
 		{script: "head -c 3000000 /dev/zero", opts: []sandbox.Option{sandbox.WithOutputLimit(1 << 20)}, want: sandbox.OutputExceeded},
 		{script: "kill -KILL $$ & wait; sh -c 'kill -9 $$'", want: sandbox.Exited}, // inner sh dies, outer exits
 		{script: "exec unshare -U true", opts: []sandbox.Option{sandbox.WithDockerDefaultKill()}, want: sandbox.SeccompKilled},
-		{script: "(setsid sh -c 'trap \"\" TERM; sleep 100' &); kill -STOP $$ 2>/dev/null; sleep 100", opts: []sandbox.Option{sandbox.WithTimeout(300 * time.Millisecond)}, want: sandbox.Timeout},
+		// A double-forked setsid daemon that ignores signals, and a
+		// stopped process: all die with the sandbox.
+		{script: "(setsid sh -c 'trap \"\" TERM HUP; sleep 100' &); sh -c 'kill -STOP $$' & sleep 100", opts: []sandbox.Option{sandbox.WithTimeout(300 * time.Millisecond)}, want: sandbox.Timeout},
 		{script: "head -c 1000000 /dev/zero", stdout: failingWriter{}, want: sandbox.Exited},
 	}
 	if cg {
@@ -278,15 +280,12 @@ func TestMixedVerdictsNoLeaks(t *testing.T) {
 	}
 	const n = 200
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 24)
 	errs := make(chan error, n)
 	for i := range n {
 		j := jobs[i%len(jobs)]
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			cmd := sandbox.Command("/bin/sh", "-c", j.script)
 			cmd.Env = []string{"PATH=/usr/bin:/bin"}
 			cmd.Stdout = j.stdout
@@ -318,6 +317,21 @@ func TestMixedVerdictsNoLeaks(t *testing.T) {
 	if cg {
 		if n := countUID(65534); n != 0 {
 			t.Errorf("%d processes of the sandbox's host uid survive", n)
+		}
+		// The pool's groups are all empty, and go when released.
+		dirs := sandbox.PooledCgroups()
+		for _, d := range dirs {
+			if b, err := os.ReadFile(d + "/cgroup.procs"); err != nil || len(b) != 0 {
+				t.Errorf("%s: procs %q %v", d, b, err)
+			}
+		}
+		if err := sandbox.ReleaseCgroups(); err != nil {
+			t.Error(err)
+		}
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err == nil {
+				t.Errorf("%s left after ReleaseCgroups", d)
+			}
 		}
 	}
 }

@@ -281,6 +281,31 @@ func watchCPU(grp *cgroup.Group, limit time.Duration, quit <-chan struct{}, k *k
 	}
 }
 
+// ReleaseCgroups removes the cgroups this process keeps ready for reuse
+// (made for runs with memory, pids, CPU-time or CPU limits). Call it at
+// shutdown; groups of a run still going are left, and removed by the next
+// process that finds their supervisor gone. A later run makes new ones.
+func ReleaseCgroups() error {
+	h, err := hierarchy()
+	if err != nil {
+		return nil // none were made
+	}
+	if err := h.Close(); err != nil {
+		return fmt.Errorf("sandbox: removing pooled cgroups: %w", err)
+	}
+	return nil
+}
+
+// PooledCgroups returns the directories of the cgroups this process keeps
+// ready for reuse, all empty.
+func PooledCgroups() []string {
+	h, err := hierarchy()
+	if err != nil {
+		return nil
+	}
+	return h.FreeDirs()
+}
+
 // hierarchy is this process's cgroup hierarchy, found and prepared once.
 var hierarchy = sync.OnceValues(func() (*cgroup.Hierarchy, error) {
 	h, err := cgroup.Detect("/proc/self/mountinfo", "/proc/self/cgroup")

@@ -270,7 +270,7 @@ func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
 		}
 	}
 	if err := g.setLimits(l); err != nil {
-		g.remove()
+		_ = g.remove()
 		return nil, err
 	}
 	return g, nil
@@ -481,7 +481,7 @@ func (g *Group) waitEmpty(d time.Duration) error {
 func (g *Group) Release() {
 	if pids, err := g.Procs(); err != nil || len(pids) > 0 {
 		if g.Kill() != nil {
-			g.remove()
+			_ = g.remove() // a group with a process in it stays: Prepare retries
 			return
 		}
 	}
@@ -491,24 +491,43 @@ func (g *Group) Release() {
 	g.h.mu.Unlock()
 }
 
+// FreeDirs returns the directories of the pool's free groups.
+func (h *Hierarchy) FreeDirs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var dirs []string
+	for _, g := range h.free {
+		for _, p := range g.paths {
+			dirs = append(dirs, p)
+		}
+	}
+	return dirs
+}
+
 // Close removes every free group of the pool. A group in use at the time
 // stays until a later Prepare, in this process or another, finds its
 // supervisor gone and removes it.
-func (h *Hierarchy) Close() {
+func (h *Hierarchy) Close() error {
 	h.mu.Lock()
 	free := h.free
 	h.free = nil
 	h.mu.Unlock()
+	var err error
 	for _, g := range free {
-		g.remove()
+		err = errors.Join(err, g.remove())
 	}
+	return err
 }
 
-func (g *Group) remove() {
+func (g *Group) remove() error {
+	var err error
 	for _, p := range g.paths {
-		_ = os.Remove(p)
+		if e := os.Remove(p); e != nil && !errors.Is(e, os.ErrNotExist) {
+			err = errors.Join(err, e)
+		}
 	}
 	g.paths = map[string]string{}
+	return err
 }
 
 func write(dir, file, value string) error {
