@@ -85,7 +85,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	if grp != nil {
 		// Into its cgroup before its first step, so that everything it
-		// does is counted and its cgroup namespace is rooted there.
+		// does is counted and its cgroup namespace is rooted there: made
+		// in it on v2 (CLONE_INTO_CGROUP), moved into it otherwise.
+		spec.Cgroup = grp.Dir()
 		spec.Prepare = grp.Add
 	}
 	if strict {

@@ -229,6 +229,7 @@ type Group struct {
 	h     *Hierarchy
 	name  string
 	paths map[string]string // controller -> directory
+	dirf  *os.File          // on v2, the directory, for CLONE_INTO_CGROUP
 	// Counters that cannot be reset, read when the run began.
 	oomBase uint64
 	cpuBase time.Duration
@@ -269,12 +270,24 @@ func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
 			}
 		}
 	}
+	if h.Version == V2 && g.dirf == nil {
+		f, err := os.Open(g.paths[""])
+		if err != nil {
+			_ = g.remove()
+			return nil, fmt.Errorf("%w: %s: open %s: %w", ErrUnavailable, h.Version, g.paths[""], err)
+		}
+		g.dirf = f
+	}
 	if err := g.setLimits(l); err != nil {
 		_ = g.remove()
 		return nil, err
 	}
 	return g, nil
 }
+
+// Dir is, on v2, the group's directory, to make a child in it directly
+// (clone3 with CLONE_INTO_CGROUP); nil on v1.
+func (g *Group) Dir() *os.File { return g.dirf }
 
 // Version is the group's cgroup version.
 func (g *Group) Version() Version { return g.h.Version }
@@ -521,6 +534,10 @@ func (h *Hierarchy) Close() error {
 
 func (g *Group) remove() error {
 	var err error
+	if g.dirf != nil {
+		g.dirf.Close()
+		g.dirf = nil
+	}
 	for _, p := range g.paths {
 		if e := os.Remove(p); e != nil && !errors.Is(e, os.ErrNotExist) {
 			err = errors.Join(err, e)

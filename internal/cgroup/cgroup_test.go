@@ -63,6 +63,9 @@ func TestV2Fake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d := g.Dir(); d == nil || d.Name() != g1 {
+		t.Errorf("Dir() = %v, want the open directory %s", d, g1)
+	}
 	for f, want := range map[string]string{"memory.max": "67108864", "memory.swap.max": "0", "pids.max": "32", "cpuset.cpus": "1", "memory.peak": "0"} {
 		if got := read(t, filepath.Join(g1, f)); got != want {
 			t.Errorf("%s = %q, want %q", f, got, want)

@@ -18,6 +18,7 @@ import "C"
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"strconv"
 	"unsafe"
 
@@ -83,9 +84,14 @@ type Spec struct {
 	DenySetgroups bool
 	// Program is what the child does between clone and execve.
 	Program *Program
+	// Cgroup, when not nil, is a cgroup v2 directory the child is made in
+	// (clone3 with CLONE_INTO_CGROUP). Where the kernel cannot, the child
+	// is made as usual and Prepare must move it.
+	Cgroup *os.File
 	// Prepare, when set, is called with the child's pid after the id
 	// maps are written and before the child runs its first step (to move
-	// it into its cgroup, say). An error kills the child.
+	// it into its cgroup, say), unless CgroupFD put it there already. An
+	// error kills the child.
 	Prepare func(pid int) error
 }
 
@@ -131,7 +137,14 @@ func Start(spec *Spec) (*Process, error) {
 
 	var pidfd C.int
 	var stack unsafe.Pointer
-	pid := int(C.sb_clone((*C.struct_sb_config)(mem), C.ulong(spec.CloneFlags), &pidfd, &stack))
+	pid, inCgroup := -int(unix.ENOSYS), false
+	if spec.Cgroup != nil {
+		pid = int(C.sb_clone3((*C.struct_sb_config)(mem), C.ulong(spec.CloneFlags), C.int(spec.Cgroup.Fd()), &pidfd, &stack))
+		inCgroup = pid >= 0
+	}
+	if pid == -int(unix.ENOSYS) {
+		pid = int(C.sb_clone((*C.struct_sb_config)(mem), C.ulong(spec.CloneFlags), &pidfd, &stack))
+	}
 	closeAll(sync[0], errp[1])
 	if pid < 0 {
 		closeAll(sync[1], errp[0])
@@ -149,7 +162,7 @@ func Start(spec *Spec) (*Process, error) {
 			return nil, err
 		}
 	}
-	if spec.Prepare != nil {
+	if spec.Prepare != nil && !inCgroup {
 		if err := spec.Prepare(pid); err != nil {
 			closeAll(sync[1], errp[0])
 			proc.kill()

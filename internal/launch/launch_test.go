@@ -6,8 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/gosandbox/sandbox/internal/testenv"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,4 +86,55 @@ func TestEncode(t *testing.T) {
 			t.Errorf("relocation at %d points to %d, outside the block of %d", at, off, len(buf))
 		}
 	}
+}
+
+// clone3 with CLONE_INTO_CGROUP makes the child in a cgroup v2 directory
+// (this machine's unified hierarchy has no controllers, which does not
+// matter for membership).
+func TestCloneIntoCgroup(t *testing.T) {
+	testenv.RequireRoot(t)
+	root := cgroup2Mount(t)
+	dir, err := os.MkdirTemp(root, "launch-test-")
+	if err != nil {
+		testenv.Missing(t, "cannot make a cgroup v2 directory: %v", err)
+	}
+	defer os.Remove(dir)
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &Program{}
+	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/sleep"}, []string{"sleep", "10"}, nil)
+	spec := userSpec(p)
+	spec.Cgroup = f
+	spec.Prepare = func(int) error { t.Error("Prepare called, though clone3 put the child in its cgroup"); return nil }
+	proc, err := Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(proc.Pid) + "/cgroup")
+	proc.Kill()
+	proc.Wait()
+	proc.Release()
+	if want := "0::/" + filepath.Base(dir) + "\n"; !strings.Contains(string(b), want) {
+		t.Errorf("/proc/PID/cgroup:\n%s\nlacks %q", b, want)
+	}
+}
+
+// cgroup2Mount returns where cgroup v2 is mounted.
+func cgroup2Mount(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 8 && strings.Contains(line, " - cgroup2 ") {
+			return f[4]
+		}
+	}
+	testenv.Missing(t, "no cgroup2 mount")
+	return ""
 }

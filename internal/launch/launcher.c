@@ -413,20 +413,111 @@ static int child_main(void *arg)
 	die(err_fd, cfg->nsteps, -EINVAL); // the last step must be an exec
 }
 
-long sb_clone(struct sb_config *cfg, unsigned long flags, int *pidfd, void **stackp)
+static char *new_stack(long *err)
 {
-	uint64_t all = ~0ULL, old;
 	char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED)
-		return -errno;
+	if (stack == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
 	// A guard page: a runaway child stack faults instead of writing over
 	// the parent's memory.
 	if (mprotect(stack, PAGE, PROT_NONE) < 0) {
-		long e = -errno;
+		*err = -errno;
 		munmap(stack, STACK_SIZE);
-		return e;
+		return NULL;
 	}
+	return stack;
+}
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+struct sb_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+// raw_clone3 makes the child with clone3. The child starts on its new stack
+// with no frame to return to: the trampoline calls fn(arg) from registers
+// the kernel preserves, then exit_group with its result.
+static long raw_clone3(struct sb_clone_args *args, int (*fn)(void *), void *arg)
+{
+#if defined(__x86_64__)
+	register long r12 __asm__("r12") = (long)arg;
+	register long r13 __asm__("r13") = (long)fn;
+	long ret;
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "and $-16, %%rsp\n\t"
+			 "mov %%r12, %%rdi\n\t"
+			 "call *%%r13\n\t"
+			 "mov %%eax, %%edi\n\t"
+			 "mov $231, %%eax\n\t" // exit_group
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "a"(SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x0 __asm__("x0") = (long)args;
+	register long x1 __asm__("x1") = sizeof *args;
+	register long x8 __asm__("x8") = SYS_clone3;
+	register long x19 __asm__("x19") = (long)arg;
+	register long x20 __asm__("x20") = (long)fn;
+	__asm__ volatile("svc #0\n\t"
+			 "cbnz x0, 1f\n\t"
+			 "mov x29, xzr\n\t"
+			 "mov x0, x19\n\t"
+			 "blr x20\n\t"
+			 "mov x8, #94\n\t" // exit_group
+			 "svc #0\n"
+			 "1:"
+			 : "+r"(x0)
+			 : "r"(x1), "r"(x8), "r"(x19), "r"(x20)
+			 : "x30", "memory");
+	return x0;
+#endif
+}
+
+long sb_clone3(struct sb_config *cfg, unsigned long flags, int cgroup_fd, int *pidfd, void **stackp)
+{
+	uint64_t all = ~0ULL, old;
+	long err = 0;
+	char *stack = new_stack(&err);
+	if (!stack)
+		return err;
+	struct sb_clone_args args = {
+		.flags = flags | CLONE_VM | CLONE_PIDFD | CLONE_INTO_CGROUP,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(uintptr_t)stack,
+		.stack_size = STACK_SIZE,
+		.cgroup = (uint64_t)cgroup_fd,
+	};
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
+	long pid = raw_clone3(&args, child_main, cfg);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+	if (pid < 0) {
+		munmap(stack, STACK_SIZE);
+		return pid;
+	}
+	*stackp = stack;
+	return pid;
+}
+
+long sb_clone(struct sb_config *cfg, unsigned long flags, int *pidfd, void **stackp)
+{
+	uint64_t all = ~0ULL, old;
+	long err = 0;
+	char *stack = new_stack(&err);
+	if (!stack)
+		return err;
 	// Block everything, even the signals glibc keeps for itself, so that
 	// the child starts with no signal deliverable.
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);

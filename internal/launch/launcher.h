@@ -82,6 +82,11 @@ struct sb_failure {
 // pidfd for the child, *stack the mapping to release with sb_release_stack.
 long sb_clone(struct sb_config *cfg, unsigned long flags, int *pidfd, void **stack);
 
+// sb_clone3 is sb_clone by clone3 with CLONE_INTO_CGROUP: the child starts
+// in the cgroup v2 directory cgroup_fd. It returns -ENOSYS (or another
+// -errno) where the kernel cannot.
+long sb_clone3(struct sb_config *cfg, unsigned long flags, int cgroup_fd, int *pidfd, void **stack);
+
 // sb_release_stack frees a stack from sb_clone. Call it only once the child
 // has exec'd or exited.
 void sb_release_stack(void *stack);
