@@ -31,3 +31,11 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) {
 	return nil, errNoCgo
 }
+
+// ReleaseCgroups removes the cgroups this process keeps ready for reuse.
+// Without cgo there are none.
+func ReleaseCgroups() error { return nil }
+
+// PooledCgroups returns the cgroups this process keeps ready for reuse.
+// Without cgo there are none.
+func PooledCgroups() []string { return nil }
