@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gosandbox/sandbox"
 	"github.com/moby/profiles/seccomp"
@@ -75,8 +76,11 @@ namespaces, on a fresh read-only root with the host's /usr, a private /etc,
 /proc, /dev and a 64M /tmp, with only fds 0, 1 and 2 open, under Docker's
 default seccomp profile. Its stdio is sandbox's own.
 
+Every limit kill is a SIGKILL: exit 137, and --result's "status" names the
+limit (timeout, cpu_time_exceeded, memory_exceeded, output_exceeded).
+
 Exit status: PROGRAM's own; 128+N when signal N ended it (159 for a seccomp
-SIGSYS, 137 for a strict-mode kill); 125 when the sandbox could not be set
+SIGSYS, 137 for a strict-mode or limit kill); 125 when the sandbox could not be set
 up; 126 when PROGRAM cannot be executed (or, with --seccomp strict, is not a
 static executable); 127 when PROGRAM is not found inside the sandbox.
 
@@ -86,6 +90,7 @@ Examples:
   sandbox run --bind ./src:/src --workdir /src -- make
   sandbox run --tmpfs /tmp:512M --env LANG=C.UTF-8 -- python3 -c 'print(1)'
   sandbox run --seccomp strict --bind ./bin:/g -- /g/sum < numbers.txt
+  sandbox run --timeout 2s --cpu-time 1s --memory 256M --output-limit 1M --result r.json -- ./solution
 
 Flags:
 `
@@ -94,7 +99,24 @@ Flags:
 type runFlags struct {
 	seccomp, network, rootfs, workdir, result string
 	binds, tmpfs, env                         listFlag
+	timeout, cpuTime                          time.Duration
+	memory, outputLimit                       sizeFlag
+	pids                                      int64
+	pidsSet, bestEffort                       bool
 }
+
+// sizeFlag is a size with a binary suffix.
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	*s = sizeFlag(n)
+	return err
+}
+
+// defaultPids is --pids when it is not given.
+const defaultPids = 256
 
 type listFlag []string
 
@@ -117,14 +139,27 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&f.binds, "bind", "bind mount `SRC[:DST[:rw]]`, read-only unless :rw; repeatable")
 	fs.Var(&f.tmpfs, "tmpfs", "tmpfs mount `DST[:SIZE]` (binary suffixes K, M, G); repeatable; /tmp resizes the default")
 	fs.Var(&f.env, "env", "`K=V` set inside; repeatable; only these and PATH are set")
+	fs.DurationVar(&f.timeout, "timeout", 0, "wall-clock limit (a Go `duration`: 2s, 500ms)")
+	fs.DurationVar(&f.cpuTime, "cpu-time", 0, "CPU-time limit of the whole sandbox (a Go `duration`)")
+	fs.Var(&f.memory, "memory", "memory limit of the whole sandbox, `SIZE` in bytes with an optional K, M or G")
+	fs.Int64Var(&f.pids, "pids", defaultPids, "max processes and threads (`N`; the default applies where cgroups can be made)")
+	fs.Var(&f.outputLimit, "output-limit", "max bytes of stdout and stderr together (`SIZE`)")
+	fs.BoolVar(&f.bestEffort, "best-effort", false, "fall back to rlimits for limits no cgroup can enforce here")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return exitSetup
 	}
+	fs.Visit(func(fl *flag.Flag) { f.pidsSet = f.pidsSet || fl.Name == "pids" })
 	argv := fs.Args()
 	res, err := f.execute(argv, stdin, stdout, stderr)
+	if errors.Is(err, sandbox.ErrUnsupported) && !f.pidsSet && f.pids > 0 && !f.bestEffort {
+		// Only the default pids limit could not be had (no cgroup
+		// here, nothing started): run without it.
+		f.pids = 0
+		res, err = f.execute(argv, stdin, stdout, stderr)
+	}
 	code := exitCode(res, err)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n", oneLine(err))
@@ -199,6 +234,21 @@ func (f *runFlags) options() ([]sandbox.Option, error) {
 	}
 	if f.rootfs != "" {
 		opts = append(opts, sandbox.WithRootDir(f.rootfs))
+	}
+	for _, l := range []struct {
+		set bool
+		opt sandbox.Option
+	}{
+		{f.timeout != 0, sandbox.WithTimeout(f.timeout)},
+		{f.cpuTime != 0, sandbox.WithCPUTime(f.cpuTime)},
+		{f.memory != 0, sandbox.WithMemory(int64(f.memory))},
+		{f.pids != 0, sandbox.WithPids(f.pids)},
+		{f.outputLimit != 0, sandbox.WithOutputLimit(int64(f.outputLimit))},
+		{f.bestEffort, sandbox.WithBestEffort()},
+	} {
+		if l.set {
+			opts = append(opts, l.opt)
+		}
 	}
 	return opts, nil
 }
@@ -325,6 +375,7 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		j.WallTimeNS = res.WallTime.Nanoseconds()
 		j.CPUTimeNS = res.CPUTime.Nanoseconds()
 		j.PeakMemoryBytes = res.PeakMemory
+		j.OutputTruncated = res.OutputTruncated
 		for _, v := range res.Violations {
 			j.Violations = append(j.Violations, jsonViolation{v.Syscall, v.Number, v.Arch, v.Action})
 		}

@@ -190,3 +190,44 @@ func FuzzParseMountFlags(f *testing.F) {
 		}
 	})
 }
+
+func TestLimitFlags(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		status string
+	}{
+		{"timeout", []string{"--timeout", "300ms", "--", "sh", "-c", "while :; do :; done"}, "timeout"},
+		{"cpu time", []string{"--cpu-time", "200ms", "--best-effort", "--", "sh", "-c", "while :; do :; done"}, "cpu_time_exceeded"},
+		{"output", []string{"--output-limit", "1K", "--", "head", "-c", "100000", "/dev/zero"}, "output_exceeded"},
+	}
+	if os.Geteuid() == 0 {
+		tests = append(tests, struct {
+			name   string
+			args   []string
+			status string
+		}{"memory", []string{"--memory", "32M", "--", "python3", "-c", "b = b'x' * (256 << 20)"}, "memory_exceeded"})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o, e bytes.Buffer
+			code := run(append([]string{"run", "--result", "-"}, tt.args...), strings.NewReader(""), &o, &e)
+			var r map[string]any
+			line := e.String()[strings.LastIndex(e.String(), "{"):]
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%q: %v", e.String(), err)
+			}
+			if code != 137 || r["status"] != tt.status || r["signal"] != "SIGKILL" || r["exit_code"] != float64(137) {
+				t.Errorf("exit %d result %s", code, line)
+			}
+			if tt.status == "output_exceeded" && (r["output_truncated"] != true || o.Len() > 1024) {
+				t.Errorf("output %d bytes, result %s", o.Len(), line)
+			}
+		})
+	}
+	// --pids defaults to 256 where cgroups can be made.
+	code, out, _ := cli(t, "run", "--", "sh", "-c", "cat /proc/self/cgroup >/dev/null; echo ok")
+	if code != 0 || out != "ok\n" {
+		t.Errorf("default pids: exit %d %q", code, out)
+	}
+}
