@@ -13,10 +13,10 @@ import (
 )
 
 var (
-	dockerDefaultPolicy = &policy{mode: DockerDefault, compile: sync.OnceValues(func() ([]byte, error) {
+	dockerDefaultPolicy = &policy{mode: DockerDefault, compile: sync.OnceValues(func() (*program, error) {
 		return compileResolved("docker-default", nil)
 	})}
-	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: sync.OnceValues(func() ([]byte, error) {
+	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: sync.OnceValues(func() (*program, error) {
 		return compileResolved("docker-default-kill", func(p *specs.LinuxSeccomp) { p.DefaultAction = specs.ActKillProcess })
 	})}
 )
@@ -27,7 +27,7 @@ func noCaps() *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
 }
 
-func compileResolved(name string, edit func(*specs.LinuxSeccomp)) ([]byte, error) {
+func compileResolved(name string, edit func(*specs.LinuxSeccomp)) (*program, error) {
 	p, err := seccomp.GetDefaultProfile(noCaps())
 	if err != nil {
 		return nil, &ConfigError{Input: name, Err: err}
@@ -39,13 +39,13 @@ func compileResolved(name string, edit func(*specs.LinuxSeccomp)) ([]byte, error
 	if err != nil {
 		return nil, &ConfigError{Input: name, Err: err}
 	}
-	return f.BPF, nil
+	return &program{bpf: f.BPF, notify: f.Notify}, nil
 }
 
 // profileCache holds compiled custom profiles by the hash of their JSON.
 var profileCache struct {
 	sync.Mutex
-	m map[[32]byte][]byte
+	m map[[32]byte]*program
 }
 
 const profileCacheSize = 128
@@ -62,15 +62,15 @@ func customPolicy(input string, json []byte) (*policy, error) {
 		if err != nil {
 			return nil, &ConfigError{Input: input, Err: err}
 		}
-		prog = f.BPF
+		prog = &program{bpf: f.BPF, notify: f.Notify}
 		profileCache.Lock()
 		if profileCache.m == nil || len(profileCache.m) >= profileCacheSize {
-			profileCache.m = make(map[[32]byte][]byte)
+			profileCache.m = make(map[[32]byte]*program)
 		}
 		profileCache.m[key] = prog
 		profileCache.Unlock()
 	}
-	return &policy{mode: Custom, compile: func() ([]byte, error) { return prog, nil }}, nil
+	return &policy{mode: Custom, compile: func() (*program, error) { return prog, nil }}, nil
 }
 
 // compileProfile resolves a Docker-format profile as Docker does and

@@ -25,12 +25,12 @@ func TestProfileCache(t *testing.T) {
 	}
 	f1, _ := p1.compile()
 	f2, _ := p2.compile()
-	if len(f1) == 0 || &f1[0] != &f2[0] {
+	if f1 == nil || f1 != f2 {
 		t.Error("the same profile was compiled twice")
 	}
 	d1, _ := dockerDefaultPolicy.compile()
 	d2, _ := dockerDefaultPolicy.compile()
-	if len(d1) == 0 || &d1[0] != &d2[0] {
+	if d1 == nil || d1 != d2 {
 		t.Error("Docker's default was compiled twice")
 	}
 }

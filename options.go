@@ -45,7 +45,13 @@ const (
 // policy is a seccomp policy and its BPF program, compiled once.
 type policy struct {
 	mode    SeccompMode
-	compile func() ([]byte, error) // nil for Unconfined
+	compile func() (*program, error) // nil for Unconfined and Strict
+}
+
+// program is a compiled filter: the profile's program, and its variant
+// whose errno returns notify the supervisor (nil where that cannot be).
+type program struct {
+	bpf, notify []byte
 }
 
 var unconfinedPolicy = &policy{mode: Unconfined}

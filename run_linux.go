@@ -56,9 +56,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	var bpf []byte
+	var prog *program
 	if c.policy.compile != nil {
-		if bpf, err = c.policy.compile(); err != nil {
+		if prog, err = c.policy.compile(); err != nil {
 			return nil, err
 		}
 	}
@@ -79,7 +79,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	defer st.closeAll()
 	strict := c.policy == strictPolicy
 
-	spec, err := c.spec(cmd, bpf, st.fds, argv, env, candidates, rlimits)
+	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, rlimits)
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +110,21 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		return nil, launchError(cmd, err)
 	}
 	k.proc = proc
+	var viol violations
+	var auditor *auditLog
+	if prog != nil {
+		// The audit records of kills, where they can be read (root).
+		auditor = audit()
+	}
+	stopNotifier := func() {}
+	if proc.Listener != nil {
+		n, err := startNotifier(proc.Listener, prog.bpf, &viol)
+		if err != nil {
+			proc.Listener.Close()
+		} else {
+			stopNotifier = n.stop
+		}
+	}
 	st.start()
 	stop := k.watch(ctx, &c.lim, grp)
 
@@ -123,6 +138,8 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	res.WallTime = time.Since(start)
 	stop()
+	// Every process with the filter is gone: no call is left to answer.
+	stopNotifier()
 	proc.Release()
 	if grp != nil {
 		res.CPUTime, _ = grp.CPU()
@@ -142,7 +159,14 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		return nil, &SetupError{Stage: "wait", Op: "wait4", Err: err}
 	}
 	res.OutputTruncated = st.truncated()
-	res.verdict(ws, k, bpf != nil, strictCall, &c.lim)
+	res.verdict(ws, k, prog != nil, strictCall, &c.lim)
+	if res.Status == SeccompKilled && prog != nil {
+		viol.add(killViolation(auditor, proc.Pid))
+	}
+	if res.Status == SeccompKilled && strictCall >= 0 {
+		viol.add(res.Violations[0])
+	}
+	res.Violations, res.ViolationCount = viol.list, viol.count
 	return res, nil
 }
 
@@ -174,7 +198,7 @@ func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered bool, strictC
 			if name == "" {
 				name = "unknown"
 			}
-			res.Violations = []Violation{{Syscall: name, Number: strictCall, Arch: abi, Action: "kill"}}
+			res.Violations = []Violation{{Syscall: name, Number: strictCall, Arch: abi, Action: "kill", Source: "ptrace"}}
 		case ws.Signal() == syscall.SIGKILL && lim.cpuTime > 0 && res.CPUTime >= lim.cpuTime.Truncate(time.Second):
 			// RLIMIT_CPU, the stand-in without a cgroup, kills
 			// with SIGKILL at its hard limit.
@@ -436,7 +460,7 @@ var lastCap = sync.OnceValue(func() int {
 const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED
 
 // spec builds the launch: clone flags, id maps and the child's steps.
-func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates []string, rlimits []rlimit) (*launch.Spec, error) {
+func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, rlimits []rlimit) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -536,10 +560,14 @@ func (c *config) spec(cmd *Cmd, bpf []byte, fds []int32, argv, env, candidates [
 	// sandbox (armed after the uid change, which clears it).
 	p.Pdeathsig(d("credentials", "parent-death signal", ""), int(unix.SIGKILL))
 	p.UnblockSignals(d("signals", "unblock", ""))
-	if bpf != nil {
+	switch {
+	case prog != nil && prog.notify != nil:
 		// The filter comes last before execve, so that it judges only
-		// the program, never the setup.
-		p.Seccomp(d("seccomp", "install filter", ""), bpf)
+		// the program, never the setup. Its errno returns notify the
+		// supervisor, which answers with the same errno.
+		p.Seccomp(d("seccomp", "install filter", ""), prog.notify, true)
+	case prog != nil:
+		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
 	}
 	if c.policy == strictPolicy {
 		// Strict mode is entered at the exec stop (enterStrict).

@@ -12,8 +12,8 @@ import (
 var errNoCgo = fmt.Errorf("%w: built without cgo (the launcher and libseccomp need it)", ErrUnsupported)
 
 var (
-	dockerDefaultPolicy     = &policy{mode: DockerDefault, compile: func() ([]byte, error) { return nil, errNoCgo }}
-	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: func() ([]byte, error) { return nil, errNoCgo }}
+	dockerDefaultPolicy     = &policy{mode: DockerDefault, compile: func() (*program, error) { return nil, errNoCgo }}
+	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: func() (*program, error) { return nil, errNoCgo }}
 )
 
 func customPolicy(input string, _ []byte) (*policy, error) {

@@ -191,8 +191,13 @@ type Violation struct {
 	Arch string
 	// Action is what the policy did: "errno" or "kill".
 	Action string
-	// Args are the call's six arguments.
+	// Args are the call's six arguments, where the source has them.
 	Args [6]uint64
+	// Source is how the supervisor learned of the call:
+	// "user-notification" (the filter's errno calls, as they happen),
+	// "audit" (the kernel's audit record of a kill, as root), "ptrace"
+	// (strict mode's exit stop), or "none" (a kill nobody could name).
+	Source string
 }
 
 // Result is how a sandboxed program ended.
@@ -227,8 +232,10 @@ type Result struct {
 	OutputTruncated bool
 	// Enforced says what enforced each limit that was asked for.
 	Enforced []Enforcement
-	// Violations lists the system calls the policy denied, where known.
+	// Violations lists the system calls the policy denied, the first 64.
 	Violations []Violation
+	// ViolationCount counts them all.
+	ViolationCount int
 }
 
 // ErrUnsupported is matched (errors.Is) by every error about a protection

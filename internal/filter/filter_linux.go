@@ -22,6 +22,12 @@ import (
 type Filter struct {
 	// BPF is the program as an array of struct sock_filter, native endian.
 	BPF []byte
+	// Notify is BPF with every errno return made SECCOMP_RET_USER_NOTIF,
+	// for a supervisor that answers each denied call itself (with the
+	// errno BPF gives) and so learns of it. It is nil when the program does
+	// not allow read, write and execve on the native arch whatever their
+	// arguments: the launcher needs them after installing the filter.
+	Notify []byte
 }
 
 // ErrProfile is wrapped by every error about the profile's content.
@@ -126,7 +132,43 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if len(prog) > 4096 {
 		return nil, fmt.Errorf("%w: the program has %d instructions, more than the kernel's 4096", ErrProfile, len(prog))
 	}
-	return &Filter{BPF: encode(prog)}, nil
+	f := &Filter{BPF: encode(prog)}
+	if notifySafe(prog) {
+		f.Notify = encode(notifyVariant(prog))
+	}
+	return f, nil
+}
+
+// notifyVariant returns prog with its errno returns made USER_NOTIF.
+func notifyVariant(prog []bpf.RawInstruction) []bpf.RawInstruction {
+	out := slices.Clone(prog)
+	for i, in := range out {
+		if in.Op == 0x06 && in.K&0xffff0000 == retErrno {
+			out[i].K = unix.SECCOMP_RET_USER_NOTIF
+		}
+	}
+	return out
+}
+
+// notifySafe says whether prog allows read, write and execve on the native
+// arch whatever their arguments: between installing the filter and
+// execve, the launcher hands the listener over with them.
+func notifySafe(prog []bpf.RawInstruction) bool {
+	native, ok := auditArch[nativeArch()]
+	if !ok {
+		return false
+	}
+	for _, nr := range []int{unix.SYS_READ, unix.SYS_WRITE, unix.SYS_EXECVE} {
+		if v, err := walk(prog, native, uint32(nr)); err != nil || v != retAllow {
+			return false
+		}
+	}
+	return true
+}
+
+func nativeArch() libseccomp.ScmpArch {
+	a, _ := libseccomp.GetNativeArch()
+	return a
 }
 
 // compileFull is Compile without the compact form, for tests.
@@ -435,6 +477,42 @@ func export(f *libseccomp.ScmpFilter) ([]bpf.RawInstruction, error) {
 		raw[i] = bpf.RawInstruction{Op: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
 	}
 	return raw, nil
+}
+
+// VM runs a compiled program in x/net/bpf's interpreter.
+type VM struct{ vm *bpf.VM }
+
+// NewVM loads a program (as in Filter.BPF).
+func NewVM(prog []byte) (*VM, error) {
+	raw := make([]bpf.RawInstruction, len(prog)/8)
+	for i := range raw {
+		r := prog[8*i:]
+		raw[i] = bpf.RawInstruction{Op: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
+	}
+	ins, ok := bpf.Disassemble(raw)
+	if !ok {
+		return nil, errors.New("filter: the program has instructions the VM does not know")
+	}
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	return &VM{vm}, nil
+}
+
+// Decide returns the SECCOMP_RET_* value the program gives a call. The VM
+// loads words big-endian, so struct seccomp_data is laid out with each
+// 32-bit word big-endian where a little-endian kernel keeps it.
+func (v *VM) Decide(arch uint32, nr int32, args [6]uint64) (uint32, error) {
+	var b [64]byte
+	binary.BigEndian.PutUint32(b[0:], uint32(nr))
+	binary.BigEndian.PutUint32(b[4:], arch)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(b[16+8*i:], uint32(a))
+		binary.BigEndian.PutUint32(b[16+8*i+4:], uint32(a>>32))
+	}
+	r, err := v.vm.Run(b[:])
+	return uint32(r), err
 }
 
 // encode turns raw instructions into struct sock_filter bytes.

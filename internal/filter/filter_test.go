@@ -3,7 +3,6 @@
 package filter_test
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,39 +30,13 @@ func noCaps() *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
 }
 
-// vm loads a compiled program into x/net/bpf's VM.
-func vm(t *testing.T, f *filter.Filter) *bpf.VM {
+func vm(t *testing.T, f *filter.Filter) *filter.VM {
 	t.Helper()
-	var raw []bpf.RawInstruction
-	for i := 0; i < len(f.BPF); i += 8 {
-		b := f.BPF[i:]
-		raw = append(raw, bpf.RawInstruction{
-			Op: binary.NativeEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:]),
-		})
-	}
-	ins, ok := bpf.Disassemble(raw)
-	if !ok {
-		t.Fatalf("the program has instructions the VM does not know")
-	}
-	v, err := bpf.NewVM(ins)
+	v, err := filter.NewVM(f.BPF)
 	if err != nil {
-		t.Fatalf("NewVM: %v", err)
+		t.Fatal(err)
 	}
 	return v
-}
-
-// seccompData lays out struct seccomp_data for the VM, which loads words
-// big-endian: each 32-bit word is stored big-endian where a little-endian
-// kernel would put it.
-func seccompData(arch, nr uint32, args ...uint64) []byte {
-	b := make([]byte, 64)
-	binary.BigEndian.PutUint32(b[0:], nr)
-	binary.BigEndian.PutUint32(b[4:], arch)
-	for i, a := range args {
-		binary.BigEndian.PutUint32(b[16+8*i:], uint32(a))
-		binary.BigEndian.PutUint32(b[16+8*i+4:], uint32(a>>32))
-	}
-	return b
 }
 
 type call struct {
@@ -79,11 +51,13 @@ func check(t *testing.T, f *filter.Filter, calls []call) {
 	t.Helper()
 	v := vm(t, f)
 	for _, c := range calls {
-		got, err := v.Run(seccompData(c.arch, c.nr, c.args...))
+		var args [6]uint64
+		copy(args[:], c.args)
+		got, err := v.Decide(c.arch, int32(c.nr), args)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if uint32(got) != c.want {
+		if got != c.want {
 			t.Errorf("%s (arch %#x nr %d args %#x): got %#x, want %#x", c.name, c.arch, c.nr, c.args, uint32(got), c.want)
 		}
 	}
@@ -346,12 +320,13 @@ func TestCompactMatchesFull(t *testing.T) {
 					consts = append(consts, a.Value, a.Value+1, a.Value-1, a.ValueTwo)
 				}
 			}
-			argSets := [][]uint64{nil, {^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}}
+			all := ^uint64(0)
+			argSets := [][6]uint64{{}, {all, all, all, all, all, all}}
 			for _, c := range consts {
-				argSets = append(argSets, []uint64{c, c, c, c, c, c})
+				argSets = append(argSets, [6]uint64{c, c, c, c, c, c})
 			}
 			for range 3 {
-				argSets = append(argSets, []uint64{rng.Uint64(), rng.Uint64(), rng.Uint64() & 0xffff, rng.Uint64(), rng.Uint64(), rng.Uint64()})
+				argSets = append(argSets, [6]uint64{rng.Uint64(), rng.Uint64(), rng.Uint64() & 0xffff, rng.Uint64(), rng.Uint64(), rng.Uint64()})
 			}
 			var nrs []uint32
 			for n := uint32(0); n < 1100; n++ {
@@ -365,13 +340,12 @@ func TestCompactMatchesFull(t *testing.T) {
 			for _, arch := range []uint32{archX86_64, archI386, archARM64, 0} {
 				for _, nr := range nrs {
 					for _, args := range argSets {
-						in := seccompData(arch, nr, args...)
-						a, err1 := vc.Run(in)
-						b, err2 := vf.Run(in)
+						a, err1 := vc.Decide(arch, int32(nr), args)
+						b, err2 := vf.Decide(arch, int32(nr), args)
 						if err1 != nil || err2 != nil || a != b {
 							mismatches++
 							if mismatches < 10 {
-								t.Errorf("arch %#x nr %d (%#x) args %#x: compact %#x (%v), libseccomp %#x (%v)", arch, nr, nr, args, uint32(a), err1, uint32(b), err2)
+								t.Errorf("arch %#x nr %d (%#x) args %#x: compact %#x (%v), libseccomp %#x (%v)", arch, nr, nr, args, a, err1, b, err2)
 							}
 						}
 					}
@@ -381,5 +355,35 @@ func TestCompactMatchesFull(t *testing.T) {
 				t.Errorf("%d mismatches", mismatches)
 			}
 		})
+	}
+}
+
+// The notify variant answers exactly where the program gives an errno,
+// and nowhere else.
+func TestNotifyVariant(t *testing.T) {
+	f := dockerDefault(t, nil)
+	if f.Notify == nil {
+		t.Fatal("no notify variant for Docker's default")
+	}
+	v, n := vm(t, f), vm(t, &filter.Filter{BPF: f.Notify})
+	for nr := int32(0); nr < 500; nr++ {
+		for _, args := range [][6]uint64{{}, {unix.CLONE_NEWUSER}} {
+			a, _ := v.Decide(archX86_64, nr, args)
+			b, _ := n.Decide(archX86_64, nr, args)
+			if a&0xffff0000 == retErrno {
+				a = unix.SECCOMP_RET_USER_NOTIF
+			}
+			if a != b {
+				t.Errorf("nr %d args %#x: variant %#x, want %#x", nr, args, b, a)
+			}
+		}
+	}
+	// A profile that denies write gets no variant: the launcher needs it.
+	p, err := seccomp.LoadProfile(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["write"],"action":"SCMP_ACT_ERRNO"}]}`, noCaps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := filter.Compile(p); err != nil || g.Notify != nil {
+		t.Errorf("Compile: %v, notify %v", err, g.Notify != nil)
 	}
 }

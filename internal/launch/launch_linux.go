@@ -99,6 +99,9 @@ type Spec struct {
 type Process struct {
 	Pid   int
 	PidFD int
+	// Listener is the seccomp user-notification listener of the child's
+	// filter, when its Seccomp step asked for one.
+	Listener *os.File
 }
 
 // Start starts the child and returns once it has exec'd. A failure in the
@@ -171,37 +174,60 @@ func Start(spec *Spec) (*Process, error) {
 	}
 	// Release the child.
 	_, err := unix.Write(sync[1], []byte{0})
-	closeAll(sync[1])
 	if err != nil {
-		closeAll(errp[0])
+		closeAll(sync[1], errp[0])
 		proc.kill()
 		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "release child"}, Err: err}
 	}
-
-	var rec [failSize]byte
-	n, err := readFull(errp[0], rec[:])
-	closeAll(errp[0])
-	if err != nil || n != 0 {
+	err = proc.readStatus(p, errp[0], sync[1])
+	closeAll(errp[0], sync[1])
+	if err != nil {
 		proc.kill()
-		if err != nil {
-			return nil, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
-		}
-		if n != failSize {
-			return nil, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
-		}
-		step := int(int32(binary.NativeEndian.Uint32(rec[0:])))
-		errno := unix.Errno(binary.NativeEndian.Uint32(rec[4:]))
-		d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
-		if step >= 0 && step < len(p.descs) {
-			d = p.descs[step]
-		}
-		return nil, &StepError{Desc: d, Err: errno}
+		return nil, err
 	}
 	return proc, nil
 }
 
+// readStatus reads the child's reports until its exec closes the pipe: a
+// failed step, or a listener to take over.
+func (proc *Process) readStatus(p *Program, errp, sync int) error {
+	for {
+		var rec [failSize]byte
+		n, err := readFull(errp, rec[:])
+		switch {
+		case err != nil:
+			return &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
+		case n == 0:
+			return nil // exec'd
+		case n != failSize:
+			return &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
+		}
+		step := int(int32(binary.NativeEndian.Uint32(rec[0:])))
+		code := int(int32(binary.NativeEndian.Uint32(rec[4:])))
+		if step == C.SB_LISTENER {
+			fd, err := unix.PidfdGetfd(proc.PidFD, code, 0)
+			if err != nil {
+				return &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
+			}
+			proc.Listener = os.NewFile(uintptr(fd), "seccomp-listener")
+			if _, err := unix.Write(sync, []byte{0}); err != nil {
+				return &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
+			}
+			continue
+		}
+		d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
+		if step >= 0 && step < len(p.descs) {
+			d = p.descs[step]
+		}
+		return &StepError{Desc: d, Err: unix.Errno(code)}
+	}
+}
+
 // kill ends the child and reaps it.
 func (p *Process) kill() {
+	if p.Listener != nil {
+		p.Listener.Close()
+	}
 	_ = unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
 	var ws unix.WaitStatus
 	for {

@@ -39,9 +39,6 @@
 
 #include "launcher.h"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -147,35 +144,51 @@ static long clear_caps(void)
 	return SYS2(SYS_capset, &hdr, data);
 }
 
-// set_fds makes src[i] the child's fd i for every i < n and marks every other
-// fd close-on-exec. *err_fd is moved above n first so that it survives.
-static long set_fds(int32_t *src, long n, int *err_fd)
+// move_above makes *fd a close-on-exec fd numbered n or more.
+static long move_above(int *fd, long n)
 {
-	long fd;
-	if (*err_fd < n) {
-		fd = SYS3(SYS_fcntl, *err_fd, F_DUPFD_CLOEXEC, n);
-		if (fd < 0)
-			return fd;
-		*err_fd = (int)fd;
-	}
+	if (*fd >= n)
+		return 0;
+	long r = SYS3(SYS_fcntl, *fd, F_DUPFD_CLOEXEC, n);
+	if (r < 0)
+		return r;
+	*fd = (int)r;
+	return 0;
+}
+
+// set_fds makes src[i] the child's fd i for every i < n and closes every
+// other fd but the launcher's two pipes (close-on-exec), which it moves
+// above n first.
+static long set_fds(struct sb_config *cfg, int32_t *src, long n, int *err_fd)
+{
+	long r;
+	if ((r = move_above(err_fd, n)) < 0 || (r = move_above(&cfg->sync_fd, n)) < 0)
+		return r;
 	// Move every source out of 0..n-1 first, so that no dup2 below
 	// overwrites a source that a later one still needs.
 	for (long i = 0; i < n; i++) {
-		if (src[i] < n) {
-			fd = SYS3(SYS_fcntl, src[i], F_DUPFD_CLOEXEC, n);
-			if (fd < 0)
-				return fd;
-			src[i] = (int32_t)fd;
-		}
+		int fd = src[i];
+		if ((r = move_above(&fd, n)) < 0)
+			return r;
+		src[i] = fd;
 	}
 	for (long i = 0; i < n; i++) {
-		fd = SYS3(SYS_dup3, src[i], i, 0);
-		if (fd < 0)
-			return fd;
+		if ((r = SYS3(SYS_dup3, src[i], i, 0)) < 0)
+			return r;
 	}
-	// Only the passed fds survive exec: an inherited fd of the host
-	// (a directory, a socket) is a way out (runc CVE-2024-21626).
-	return SYS3(SYS_close_range, n, ~0U, CLOSE_RANGE_CLOEXEC);
+	// Only the passed fds survive: an inherited fd of the host (a
+	// directory, a socket) is a way out (runc CVE-2024-21626). Closed,
+	// not just close-on-exec, so that they take no fd numbers either.
+	unsigned lo = *err_fd < cfg->sync_fd ? *err_fd : cfg->sync_fd;
+	unsigned hi = *err_fd < cfg->sync_fd ? cfg->sync_fd : *err_fd;
+	unsigned ranges[3][2] = {{n, lo - 1}, {lo + 1, hi - 1}, {hi + 1, ~0U}};
+	for (int i = 0; i < 3; i++) {
+		if (ranges[i][0] > ranges[i][1])
+			continue;
+		if ((r = SYS3(SYS_close_range, ranges[i][0], ranges[i][1], 0)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 static long exec_first(const uint64_t *cands, const char *const *argv, const char *const *envp)
@@ -358,13 +371,28 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 		return SYS4(SYS_prlimit64, 0, a[0], &rl, 0);
 	}
 	case SB_FDS:
-		return set_fds((int32_t *)(uintptr_t)a[0], (long)a[1], err_fd);
+		return set_fds(cfg, (int32_t *)(uintptr_t)a[0], (long)a[1], err_fd);
 	case SB_UNBLOCK_SIGNALS: {
 		uint64_t none = 0;
 		return SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
 	}
-	case SB_SECCOMP:
-		return SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)(uintptr_t)a[0]);
+	case SB_SECCOMP: {
+		if (!a[1])
+			return SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)(uintptr_t)a[0]);
+		long fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			       (void *)(uintptr_t)a[0]);
+		if (fd < 0)
+			return fd;
+		// The listener is close-on-exec: the parent takes it now, and
+		// the program never has it (it could answer for itself).
+		struct sb_failure n = {.step = SB_LISTENER, .err = (int32_t)fd};
+		char b;
+		if ((r = SYS3(SYS_write, *err_fd, &n, sizeof n)) < 0)
+			return r;
+		if ((r = SYS3(SYS_read, cfg->sync_fd, &b, 1)) != 1)
+			return r < 0 ? r : -EPIPE;
+		return SYS1(SYS_close, fd);
+	}
 	case SB_UNSHARE:
 		return SYS1(SYS_unshare, a[0]);
 	case SB_TRACEME:
@@ -398,9 +426,9 @@ static int child_main(void *arg)
 	SYS1(SYS_close, cfg->sync_peer);
 	SYS1(SYS_close, cfg->err_peer);
 	// Wait for the parent to write the id maps. EOF means it is gone.
+	// The pipe stays open (close-on-exec) for a listener's hand-over.
 	if (SYS3(SYS_read, cfg->sync_fd, &b, 1) != 1)
 		SYS1(SYS_exit_group, 127);
-	SYS1(SYS_close, cfg->sync_fd);
 
 	for (int i = 0; i < cfg->nsteps; i++) {
 		const struct sb_step *s = &cfg->steps[i];

@@ -32,7 +32,7 @@ enum {
 	SB_SETRLIMIT,      // a0 = resource, a1 = cur, a2 = max
 	SB_FDS,            // a0 = int32 array of sources, a1 = count
 	SB_UNBLOCK_SIGNALS,
-	SB_SECCOMP,        // a0 = struct sock_fprog *
+	SB_SECCOMP,        // a0 = struct sock_fprog *, a1 = 1 to hand a listener to the parent
 	SB_EXEC,           // a0 = char ** candidates (NULL-terminated), a1 = argv, a2 = envp
 	SB_TRACEME,        // be traced by the parent: the exec stops for it
 	SB_UNSHARE,        // a0 = CLONE_* flags
@@ -73,6 +73,9 @@ struct sb_config {
 };
 
 // sb_failure is what the child reports: which step failed and its errno.
+// A step of SB_LISTENER is no failure: err is the fd of a seccomp listener
+// for the parent to take (pidfd_getfd) before it writes the child a byte.
+#define SB_LISTENER (-1)
 struct sb_failure {
 	int32_t step;
 	int32_t err;

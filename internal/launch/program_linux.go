@@ -178,8 +178,9 @@ func (p *Program) FDs(d Desc, src []int32) {
 func (p *Program) UnblockSignals(d Desc) { p.add(d, codeUnblockSignals, 0) }
 
 // Seccomp installs a classic BPF seccomp filter (struct sock_filter array).
-func (p *Program) Seccomp(d Desc, filter []byte) {
-	p.add(d, codeSeccomp, 0, arg{kind: argFprog, b: filter})
+// With listen, the filter's listener fd goes to the parent (Process.Listener).
+func (p *Program) Seccomp(d Desc, filter []byte, listen bool) {
+	p.add(d, codeSeccomp, 0, arg{kind: argFprog, b: filter}, num(b2u(listen)))
 }
 
 // Exec runs execve on each candidate path in turn until one does not fail

@@ -1,0 +1,228 @@
+//go:build linux && cgo
+
+package sandbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gosandbox/sandbox/internal/filter"
+	"golang.org/x/sys/unix"
+)
+
+// maxViolations bounds Result.Violations; ViolationCount counts them all.
+const maxViolations = 64
+
+// violations collects what the policy denied in one run.
+type violations struct {
+	mu    sync.Mutex
+	list  []Violation
+	count int
+}
+
+func (v *violations) add(x Violation) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.count++
+	if len(v.list) < maxViolations {
+		v.list = append(v.list, x)
+	}
+}
+
+// notifier answers the user notifications of a run's filter: each is a
+// call the profile denies with an errno (the filter's variant in which
+// errno returns notify). It runs the profile's own program on the call to
+// get the errno, bit for bit, answers with it and records the call.
+// Allowed calls never reach it.
+type notifier struct {
+	lst  *os.File
+	vm   *filter.VM
+	wake [2]int
+	done chan struct{}
+	out  *violations
+}
+
+func startNotifier(lst *os.File, bpf []byte, out *violations) (*notifier, error) {
+	vm, err := filter.NewVM(bpf)
+	if err != nil {
+		return nil, err
+	}
+	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out}
+	if err := unix.Pipe2(n.wake[:], unix.O_CLOEXEC); err != nil {
+		return nil, err
+	}
+	go n.loop()
+	return n, nil
+}
+
+func (n *notifier) loop() {
+	defer close(n.done)
+	fd := int(n.lst.Fd())
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(n.wake[0]), Events: unix.POLLIN}}
+	var req seccompNotif
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return
+		}
+		if fds[1].Revents != 0 {
+			return
+		}
+		if fds[0].Revents&unix.POLLIN == 0 {
+			return // POLLHUP: no process has the filter any more
+		}
+		if err := notifRecv(fd, &req); err != nil {
+			continue // the caller died meanwhile (ENOENT), or a signal
+		}
+		ret, err := n.vm.Decide(req.arch(), req.nr(), req.args())
+		errno := unix.EPERM
+		if err == nil && ret&0xffff0000 == 0x00050000 { // SECCOMP_RET_ERRNO
+			errno = unix.Errno(ret & 0xffff)
+		}
+		_ = notifSend(fd, req.id(), errno) // ENOENT: the caller is gone
+		name, abi := filter.SyscallName(req.arch(), int(req.nr()))
+		if name == "" {
+			name = "unknown"
+		}
+		n.out.add(Violation{Syscall: name, Number: int(req.nr()), Arch: abi, Action: "errno", Args: req.args(), Source: "user-notification"})
+	}
+}
+
+// stop ends the loop and closes the listener.
+func (n *notifier) stop() {
+	_, _ = unix.Write(n.wake[1], []byte{0})
+	<-n.done
+	n.lst.Close()
+	unix.Close(n.wake[0])
+	unix.Close(n.wake[1])
+}
+
+// auditLog follows the kernel's seccomp audit records (type 1326) through
+// the audit netlink multicast group, which needs CAP_AUDIT_READ (root). It
+// is how a call that a kill action ended is named: the dead process's
+// /proc/PID/syscall says nothing, and /dev/kmsg gets the records only
+// through printk's rate limit (10 per 5 s). One goroutine serves the
+// process.
+type auditLog struct {
+	mu   sync.Mutex
+	recs map[int]auditRec // by host pid
+}
+
+type auditRec struct {
+	arch uint32
+	nr   int
+	at   time.Time
+}
+
+var audit = sync.OnceValue(func() *auditLog {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+	if err != nil {
+		return nil
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: unix.AUDIT_NLGRP_READLOG}); err != nil {
+		unix.Close(fd)
+		return nil
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
+	a := &auditLog{recs: map[int]auditRec{}}
+	go a.loop(fd)
+	return a
+})
+
+func (a *auditLog) loop(fd int) {
+	buf := make([]byte, 1<<16)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err == unix.EINTR || err == unix.ENOBUFS {
+			continue
+		}
+		if err != nil {
+			return
+		}
+		for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
+			l := int(binary.NativeEndian.Uint32(b[0:]))
+			typ := binary.NativeEndian.Uint16(b[4:])
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				break
+			}
+			if typ == 1326 { // AUDIT_SECCOMP
+				a.record(b[unix.NLMSG_HDRLEN:l])
+			}
+			if l = (l + 3) &^ 3; l >= len(b) {
+				break
+			}
+			b = b[l:]
+		}
+	}
+}
+
+// record keeps a record "... pid=N ... arch=c000003e syscall=N ...".
+func (a *auditLog) record(msg []byte) {
+	pid, ok1 := auditField(msg, "pid=", 10)
+	arch, ok2 := auditField(msg, "arch=", 16)
+	nr, ok3 := auditField(msg, "syscall=", 10)
+	if !ok1 || !ok2 || !ok3 {
+		return
+	}
+	now := time.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for p, r := range a.recs {
+		if now.Sub(r.at) > 30*time.Second {
+			delete(a.recs, p)
+		}
+	}
+	a.recs[int(pid)] = auditRec{uint32(arch), int(nr), now}
+}
+
+// lookup waits up to wait for the record of pid's seccomp kill.
+func (a *auditLog) lookup(pid int, wait time.Duration) (auditRec, bool) {
+	deadline := time.Now().Add(wait)
+	for {
+		a.mu.Lock()
+		r, ok := a.recs[pid]
+		delete(a.recs, pid)
+		a.mu.Unlock()
+		if ok || time.Now().After(deadline) {
+			return r, ok
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// auditField parses the number after " key" in an audit record.
+func auditField(rec []byte, key string, base int) (uint64, bool) {
+	i := bytes.Index(rec, []byte(" "+key))
+	if i < 0 {
+		return 0, false
+	}
+	v := rec[i+1+len(key):]
+	if j := bytes.IndexAny(v, " \n\x00"); j >= 0 {
+		v = v[:j]
+	}
+	n, err := strconv.ParseUint(string(v), base, 64)
+	return n, err == nil
+}
+
+// killViolation names the call a filter's kill action ended pid in.
+func killViolation(a *auditLog, pid int) Violation {
+	v := Violation{Syscall: "unknown", Number: -1, Action: "kill", Source: "none"}
+	if a == nil {
+		return v
+	}
+	r, ok := a.lookup(pid, 200*time.Millisecond)
+	if !ok {
+		return v
+	}
+	name, abi := filter.SyscallName(r.arch, r.nr)
+	if name == "" {
+		name = "unknown"
+	}
+	return Violation{Syscall: name, Number: r.nr, Arch: abi, Action: "kill", Source: "audit"}
+}
