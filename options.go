@@ -66,6 +66,7 @@ type config struct {
 	env        []string
 	workDir    string // the inside path of WithWorkDir
 	lim        limits
+	learn      *learned // a Learn run's record, or nil
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -144,6 +145,9 @@ func WithoutSeccomp() Option { return withPolicy("WithoutSeccomp", unconfinedPol
 // the legacy "name" form or "names", args, errnoRet, defaultErrnoRet,
 // includes and excludes (resolved for no capabilities, this architecture and
 // kernel). SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD kill the whole process.
+// Calls it denies with an errno are reported in Result.Violations when the
+// profile allows read, write and execve (with which the launcher hands the
+// supervisor its listener), as Docker's and learned profiles do.
 func WithProfile(json []byte) Option {
 	return func(c *config) error {
 		p, err := customPolicy("seccomp profile (inline)", json)

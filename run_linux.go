@@ -62,6 +62,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 			return nil, err
 		}
 	}
+	if c.learn != nil {
+		prog = &program{notify: learnFilter(uint32(3 + len(cmd.ExtraFiles)))}
+	}
 	res := &Result{SeccompMode: c.policy.mode}
 	grp, rlimits, err := c.resources(res)
 	if err != nil {
@@ -118,7 +121,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	stopNotifier := func() {}
 	if proc.Listener != nil {
-		n, err := startNotifier(proc.Listener, prog.bpf, &viol)
+		n, err := startNotifier(proc.Listener, prog.bpf, &viol, c.learn)
 		if err != nil {
 			proc.Listener.Close()
 		} else {

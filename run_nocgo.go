@@ -39,3 +39,15 @@ func ReleaseCgroups() error { return nil }
 // PooledCgroups returns the cgroups this process keeps ready for reuse.
 // Without cgo there are none.
 func PooledCgroups() []string { return nil }
+
+// Learn runs cmd recording its system calls. Without cgo it always fails
+// with an error matching ErrUnsupported.
+func Learn(cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
+	return nil, nil, errNoCgo
+}
+
+// LearnContext is Learn with a context. Without cgo it always fails with
+// an error matching ErrUnsupported.
+func LearnContext(ctx context.Context, cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
+	return nil, nil, errNoCgo
+}

@@ -155,6 +155,8 @@ const (
 	Custom
 	// Strict is SECCOMP_MODE_STRICT (see WithStrict).
 	Strict
+	// Learning is a Learn run: every call allowed and recorded.
+	Learning
 )
 
 var modeNames = map[SeccompMode]string{
@@ -163,6 +165,7 @@ var modeNames = map[SeccompMode]string{
 	Unconfined:        "unconfined",
 	Custom:            "custom",
 	Strict:            "strict",
+	Learning:          "learn",
 }
 
 // String returns the mode's name, as the CLI's --seccomp takes it.

@@ -37,9 +37,12 @@ func run(t *testing.T, opts []sandbox.Option, argv ...string) (*sandbox.Result, 
 	return res, out
 }
 
+// probeDir is the directory of the probe binary.
+func probeDir(t *testing.T) string { return testenv.Probe(t, "testdata") }
+
 func runErr(t *testing.T, opts []sandbox.Option, argv ...string) (*sandbox.Result, string, error) {
 	t.Helper()
-	probe := testenv.Probe(t, "testdata")
+	probe := probeDir(t)
 	var out bytes.Buffer
 	cmd := sandbox.Command(argv[0], argv[1:]...)
 	cmd.Stdout = &out

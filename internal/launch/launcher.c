@@ -144,51 +144,38 @@ static long clear_caps(void)
 	return SYS2(SYS_capset, &hdr, data);
 }
 
-// move_above makes *fd a close-on-exec fd numbered n or more.
-static long move_above(int *fd, long n)
-{
-	if (*fd >= n)
-		return 0;
-	long r = SYS3(SYS_fcntl, *fd, F_DUPFD_CLOEXEC, n);
-	if (r < 0)
-		return r;
-	*fd = (int)r;
-	return 0;
-}
-
-// set_fds makes src[i] the child's fd i for every i < n and closes every
-// other fd but the launcher's two pipes (close-on-exec), which it moves
-// above n first.
+// set_fds makes src[i] the child's fd i for every i < n, the error pipe fd
+// n and the sync pipe fd n+1 (both close-on-exec), and closes every other
+// fd. Fixed numbers let a learning filter allow the launcher's own last
+// calls on exactly those fds; the next fd made (a seccomp listener) is n+2.
 static long set_fds(struct sb_config *cfg, int32_t *src, long n, int *err_fd)
 {
 	long r;
-	if ((r = move_above(err_fd, n)) < 0 || (r = move_above(&cfg->sync_fd, n)) < 0)
-		return r;
-	// Move every source out of 0..n-1 first, so that no dup2 below
-	// overwrites a source that a later one still needs.
+	// Everything out of 0..n+1 first, so that no dup3 below overwrites a
+	// fd that a later one still needs.
 	for (long i = 0; i < n; i++) {
-		int fd = src[i];
-		if ((r = move_above(&fd, n)) < 0)
+		if ((r = SYS3(SYS_fcntl, src[i], F_DUPFD_CLOEXEC, n + 2)) < 0)
 			return r;
-		src[i] = fd;
+		src[i] = (int32_t)r;
 	}
-	for (long i = 0; i < n; i++) {
+	if ((r = SYS3(SYS_fcntl, *err_fd, F_DUPFD_CLOEXEC, n + 2)) < 0)
+		return r;
+	*err_fd = (int)r;
+	if ((r = SYS3(SYS_fcntl, cfg->sync_fd, F_DUPFD_CLOEXEC, n + 2)) < 0)
+		return r;
+	cfg->sync_fd = (int32_t)r;
+	for (long i = 0; i < n; i++)
 		if ((r = SYS3(SYS_dup3, src[i], i, 0)) < 0)
 			return r;
-	}
+	if ((r = SYS3(SYS_dup3, *err_fd, n, O_CLOEXEC)) < 0 ||
+	    (r = SYS3(SYS_dup3, cfg->sync_fd, n + 1, O_CLOEXEC)) < 0)
+		return r;
+	*err_fd = (int)n;
+	cfg->sync_fd = (int32_t)(n + 1);
 	// Only the passed fds survive: an inherited fd of the host (a
 	// directory, a socket) is a way out (runc CVE-2024-21626). Closed,
 	// not just close-on-exec, so that they take no fd numbers either.
-	unsigned lo = *err_fd < cfg->sync_fd ? *err_fd : cfg->sync_fd;
-	unsigned hi = *err_fd < cfg->sync_fd ? cfg->sync_fd : *err_fd;
-	unsigned ranges[3][2] = {{n, lo - 1}, {lo + 1, hi - 1}, {hi + 1, ~0U}};
-	for (int i = 0; i < 3; i++) {
-		if (ranges[i][0] > ranges[i][1])
-			continue;
-		if ((r = SYS3(SYS_close_range, ranges[i][0], ranges[i][1], 0)) < 0)
-			return r;
-	}
-	return 0;
+	return SYS3(SYS_close_range, n + 2, ~0U, 0);
 }
 
 static long exec_first(const uint64_t *cands, const char *const *argv, const char *const *envp)

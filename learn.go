@@ -1,0 +1,132 @@
+//go:build linux && cgo
+
+package sandbox
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/gosandbox/sandbox/internal/filter"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Learn runs cmd with every system call allowed but recorded, and returns
+// a minimal Docker-format profile for it: defaultAction SCMP_ACT_ERRNO
+// (EPERM), allowing exactly the calls the program (and its descendants)
+// made plus what exec needs (execve, and read, write and close, with which
+// the launcher hands over a filter's listener), names sorted, no argument
+// constrained. Running the same
+// program under that profile (WithProfile) succeeds with no violation; a
+// call it did not make while learning is denied and reported.
+//
+// Every call is stopped and continued by the supervisor, so a learning run
+// is slower than a normal one. opts are as for Run, but for a seccomp
+// policy, which Learn sets itself.
+func Learn(cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
+	return LearnContext(context.Background(), cmd, opts...)
+}
+
+// LearnContext is Learn with a context, as RunContext.
+func LearnContext(ctx context.Context, cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
+	rec := &learned{calls: map[call]bool{}}
+	res, err = RunContext(ctx, cmd, append(opts, func(c *config) error {
+		c.learn = rec
+		return setPolicy(c, "Learn", learnPolicy)
+	})...)
+	if err != nil {
+		return nil, nil, err
+	}
+	profile, err = rec.profile()
+	return profile, res, err
+}
+
+// learnPolicy marks a learning run; its filter is made per run (learnFilter).
+var learnPolicy = &policy{mode: Learning}
+
+// learnedProfile is the Docker profile format, as much of it as Learn
+// writes.
+type learnedProfile struct {
+	DefaultAction   string        `json:"defaultAction"`
+	DefaultErrnoRet int           `json:"defaultErrnoRet"`
+	Architectures   []string      `json:"architectures"`
+	Syscalls        []learnedRule `json:"syscalls"`
+}
+
+type learnedRule struct {
+	Names  []string `json:"names"`
+	Action string   `json:"action"`
+}
+
+var scmpArches = map[string]string{"x86_64": "SCMP_ARCH_X86_64", "x86": "SCMP_ARCH_X86", "x32": "SCMP_ARCH_X32",
+	"aarch64": "SCMP_ARCH_AARCH64", "arm": "SCMP_ARCH_ARM"}
+
+// profile writes the profile of what was recorded.
+func (l *learned) profile() ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, nativeABI := filter.SyscallName(auditArchNative, 0)
+	arches := []string{scmpArches[nativeABI]}
+	// What exec needs: execve, which the filter lets through unrecorded,
+	// and the calls with which the launcher hands the supervisor the
+	// listener of a profile's filter, so that its denials are reported.
+	names := []string{"execve", "read", "write", "close"}
+	for c := range l.calls {
+		name, abi := filter.SyscallName(c.arch, int(c.nr))
+		if name == "" {
+			return nil, fmt.Errorf("sandbox: learn: the program called %d on %s, which libseccomp cannot name", c.nr, abi)
+		}
+		names = append(names, name)
+		if a, ok := scmpArches[abi]; ok && !slices.Contains(arches, a) {
+			arches = append(arches, a)
+		}
+	}
+	slices.Sort(names)
+	slices.Sort(arches[1:])
+	p := learnedProfile{
+		DefaultAction:   "SCMP_ACT_ERRNO",
+		DefaultErrnoRet: int(unix.EPERM),
+		Architectures:   arches,
+		Syscalls:        []learnedRule{{Names: slices.Compact(names), Action: "SCMP_ACT_ALLOW"}},
+	}
+	return json.MarshalIndent(p, "", "  ")
+}
+
+// learnFilter notifies the supervisor of every call but the launcher's
+// own last ones: execve, and write, read and close on exactly the fds the
+// launcher uses after installing it (its status pipe at n, its sync pipe
+// at n+1, the listener at n+2, where n is the number of fds passed).
+func learnFilter(n uint32) []byte {
+	const allow, notify = 0x7fff0000, unix.SECCOMP_RET_USER_NOTIF
+	ins := []bpf.Instruction{
+		/* 0 */ bpf.LoadAbsolute{Off: 4, Size: 4},
+		/* 1 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: auditArchNative, SkipTrue: 11},
+		/* 2 */ bpf.LoadAbsolute{Off: 0, Size: 4},
+		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXECVE, SkipTrue: 10},
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipFalse: 2},
+		/* 5 */ bpf.LoadAbsolute{Off: 16, Size: 4},
+		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: 7, SkipFalse: 6},
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_READ, SkipFalse: 2},
+		/* 8 */ bpf.LoadAbsolute{Off: 16, Size: 4},
+		/* 9 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 1, SkipTrue: 4, SkipFalse: 3},
+		/* 10 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CLOSE, SkipFalse: 2},
+		/* 11 */ bpf.LoadAbsolute{Off: 16, Size: 4},
+		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 2, SkipTrue: 1},
+		/* 13 */ bpf.RetConstant{Val: notify},
+		/* 14 */ bpf.RetConstant{Val: allow},
+	}
+	raw, err := bpf.Assemble(ins)
+	if err != nil {
+		panic("sandbox: assembling the learning filter: " + err.Error()) // fixed shape
+	}
+	b := make([]byte, 0, 8*len(raw))
+	for _, r := range raw {
+		b = binary.NativeEndian.AppendUint16(b, r.Op)
+		b = append(b, r.Jt, r.Jf)
+		b = binary.NativeEndian.AppendUint32(b, r.K)
+	}
+	return b
+}
