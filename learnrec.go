@@ -19,4 +19,3 @@ func (l *learned) add(c call) {
 	l.calls[c] = true
 	l.mu.Unlock()
 }
-
