@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -35,9 +36,10 @@ func main() {
 
 const usage = `usage:
   sandbox run [flags] -- PROGRAM [ARG...]
+  sandbox learn -o PROFILE.json [run flags] -- PROGRAM [ARG...]
   sandbox profile show docker-default
 
-Run "sandbox run --help" for the flags.
+Run "sandbox run --help" and "sandbox learn --help" for the flags.
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -47,7 +49,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return runCmd(args[1:], stdin, stdout, stderr)
+		return runCmd(args[1:], stdin, stdout, stderr, "")
+	case "learn":
+		return learnCmd(args[1:], stdin, stdout, stderr)
 	case "profile":
 		if len(args) == 3 && args[1] == "show" && args[2] == "docker-default" {
 			b, err := json.MarshalIndent(seccomp.DefaultProfile(), "", "  ")
@@ -103,6 +107,7 @@ type runFlags struct {
 	memory, outputLimit                       sizeFlag
 	pids                                      int64
 	pidsSet, bestEffort                       bool
+	learnTo                                   string // sandbox learn's -o
 }
 
 // sizeFlag is a size with a binary suffix.
@@ -123,12 +128,70 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+const learnHelp = `usage: sandbox learn -o PROFILE.json [run flags] -- PROGRAM [ARG...]
+
+Runs PROGRAM as "sandbox run" would, with every system call allowed but
+recorded, and writes a minimal Docker-format profile to PROFILE.json:
+defaultAction SCMP_ACT_ERRNO (EPERM), allowing exactly the calls PROGRAM and
+its descendants made, plus what exec needs. It prints what it recorded.
+Running PROGRAM again with --seccomp PROFILE.json then denies anything new,
+and --result names it.
+
+Examples:
+  sandbox learn -o ls.json -- ls -l /
+  sandbox run --seccomp ls.json --result - -- ls -l /
+  sandbox learn -o py.json -- python3 -c 'print(sum(range(10)))'
+
+Flags (those of "sandbox run" but --seccomp):
+`
+
+// learnCmd is "sandbox learn": "sandbox run" that writes a profile.
+func learnCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// -o is learn's own; the rest are run's.
+	var out string
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--":
+			rest = append(rest, args[i:]...)
+			i = len(args)
+		case a == "-o" || a == "--o":
+			if i+1 >= len(args) {
+				fmt.Fprintln(stderr, "sandbox: learn: -o needs a file")
+				return exitSetup
+			}
+			out = args[i+1]
+			i++
+		case strings.HasPrefix(a, "-o="):
+			out = strings.TrimPrefix(a, "-o=")
+		case a == "-h" || a == "--help":
+			rest = append(rest, a)
+		case a == "--seccomp" || strings.HasPrefix(a, "--seccomp="):
+			fmt.Fprintln(stderr, "sandbox: learn: --seccomp: learn sets the policy itself")
+			return exitSetup
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if out == "" && !slices.Contains(rest, "-h") && !slices.Contains(rest, "--help") {
+		fmt.Fprintln(stderr, "sandbox: learn: -o PROFILE.json is required")
+		return exitSetup
+	}
+	return runCmd(rest, stdin, stdout, stderr, out)
+}
+
+// runCmd is "sandbox run", or with learnTo set "sandbox learn".
+func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo string) int {
 	var f runFlags
-	fs := flag.NewFlagSet("sandbox run", flag.ContinueOnError)
+	f.learnTo = learnTo
+	name, help := "sandbox run", runHelp
+	if learnTo != "" {
+		name, help = "sandbox learn", learnHelp
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), runHelp)
+		fmt.Fprint(fs.Output(), help)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.seccomp, "seccomp", "docker-default", "docker-default | docker-default-kill | unconfined | strict | PATH to a Docker-format JSON profile")
@@ -187,21 +250,38 @@ func (f *runFlags) execute(argv []string, stdin io.Reader, stdout, stderr io.Wri
 	cmd.Env = append([]string{"PATH=" + sandbox.DefaultPath}, f.env...)
 	cmd.Dir = f.workdir
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	return sandbox.Run(cmd, opts...)
+	if f.learnTo == "" {
+		return sandbox.Run(cmd, opts...)
+	}
+	profile, res, err := sandbox.Learn(cmd, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f.learnTo, append(profile, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("sandbox: learn: %w", err)
+	}
+	var p struct{ Syscalls []struct{ Names []string } }
+	if err := json.Unmarshal(profile, &p); err == nil && len(p.Syscalls) > 0 {
+		fmt.Fprintf(stderr, "sandbox: learn: recorded %d syscalls, written to %s:\n  %s\n",
+			len(p.Syscalls[0].Names), f.learnTo, strings.Join(p.Syscalls[0].Names, " "))
+	}
+	return res, nil
 }
 
 func (f *runFlags) options() ([]sandbox.Option, error) {
 	var opts []sandbox.Option
-	switch f.seccomp {
-	case "docker-default":
+	switch {
+	case f.learnTo != "":
+		// Learn sets the policy.
+	case f.seccomp == "docker-default":
 		opts = append(opts, sandbox.WithDockerDefault())
-	case "docker-default-kill":
+	case f.seccomp == "docker-default-kill":
 		opts = append(opts, sandbox.WithDockerDefaultKill())
-	case "unconfined":
+	case f.seccomp == "unconfined":
 		opts = append(opts, sandbox.WithoutSeccomp())
-	case "strict":
+	case f.seccomp == "strict":
 		opts = append(opts, sandbox.WithStrict())
-	case "":
+	case f.seccomp == "":
 		return nil, errors.New("sandbox: --seccomp: empty")
 	default:
 		opts = append(opts, sandbox.WithProfileFile(f.seccomp))
@@ -379,7 +459,7 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		for _, v := range res.Violations {
 			j.Violations = append(j.Violations, jsonViolation{v.Syscall, v.Number, v.Arch, v.Action})
 		}
-		j.ViolationCount = len(res.Violations)
+		j.ViolationCount = res.ViolationCount
 	}
 	b, merr := json.Marshal(j)
 	if merr != nil {

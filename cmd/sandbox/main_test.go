@@ -231,3 +231,40 @@ func TestLimitFlags(t *testing.T) {
 		t.Errorf("default pids: exit %d %q", code, out)
 	}
 }
+
+func TestLearnCmd(t *testing.T) {
+	profile := filepath.Join(t.TempDir(), "p.json")
+	code, out, stderr := cli(t, "learn", "-o", profile, "--", "sh", "-c", "mkdir t && chown 65534:65534 t && echo done")
+	if code != 0 || out != "done\n" || !strings.Contains(stderr, "recorded") {
+		t.Fatalf("learn: exit %d out %q stderr %q", code, out, stderr)
+	}
+	// Learn mode shows that coreutils' chown calls fchownat, not chown.
+	if !strings.Contains(stderr, " fchownat ") || strings.Contains(stderr, " chown ") {
+		t.Errorf("recorded: %s", stderr)
+	}
+	code, out, _ = cli(t, "run", "--seccomp", profile, "--", "sh", "-c", "mkdir t && chown 65534:65534 t && echo done")
+	if code != 0 || out != "done\n" {
+		t.Errorf("under the learned profile: exit %d %q", code, out)
+	}
+	// Something new is denied (EPERM) and named.
+	code, _, stderr = cli(t, "run", "--seccomp", profile, "--result", "-", "--", "sh", "-c", "mkdir t && chown 65534:65534 t && echo done; hostname x")
+	if code != 1 || !strings.Contains(stderr, `"syscall":"sethostname"`) {
+		t.Errorf("a new call: exit %d stderr %s", code, stderr)
+	}
+	for _, args := range [][]string{{"learn", "--", "true"}, {"learn", "-o", profile, "--seccomp", "unconfined", "--", "true"}} {
+		if code, _, _ := cli(t, args...); code != 125 {
+			t.Errorf("%q: exit %d, want 125", args, code)
+		}
+	}
+}
+
+// The seed's walk-through: a profile denying mount and the chown family
+// makes the shell's chown fail, and the result names the call.
+func TestSeedWalkThrough(t *testing.T) {
+	code, _, stderr := cli(t, "run", "--seccomp", "../../testdata/profiles/chown-family.json", "--result", "-",
+		"--", "sh", "-c", "mkdir t && chown 65534:65534 t")
+	if code != 1 || !strings.Contains(stderr, "Operation not permitted") ||
+		!strings.Contains(stderr, `"violations":[{"syscall":"fchownat"`) || !strings.Contains(stderr, `"violation_count":1`) {
+		t.Errorf("exit %d stderr %s", code, stderr)
+	}
+}
