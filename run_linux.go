@@ -154,8 +154,10 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		// on: the cgroup knows them all.
 		_ = grp.Kill()
 	} else {
+		// rusage's ru_maxrss would be no measure: until execve the
+		// launcher runs in the caller's address space (CLONE_VM), and
+		// the kernel counts that mm's peak in it.
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.PeakMemory = ru.Maxrss * 1024
 	}
 	st.wait()
 	if err != nil {

@@ -228,8 +228,8 @@ type Result struct {
 	// of the program and the descendants it waited for, from rusage.
 	CPUTime time.Duration
 	// PeakMemory is the peak memory use of the sandbox in bytes, tmpfs
-	// pages included, from its cgroup; without one, the largest resident
-	// set of the program or of one descendant it waited for (ru_maxrss).
+	// pages included, from its cgroup; 0 without one (no cgroup limit
+	// asked for), since nothing else measures the whole sandbox.
 	PeakMemory int64
 	// OutputTruncated says the output limit cut stdout and stderr.
 	OutputTruncated bool

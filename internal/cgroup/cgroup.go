@@ -488,6 +488,12 @@ func (g *Group) waitEmpty(d time.Duration) error {
 	}
 }
 
+// reclaimAbove is the charge left in a released group past which it is
+// reclaimed: small leftovers (page cache) are left to the kernel, which
+// reclaims them before it would OOM; large ones would skew the next run's
+// peak.
+const reclaimAbove = 4 << 20
+
 // Release gives the group back: it must be empty (the caller killed and
 // reaped its processes); if it is not, the group is killed again, and
 // removed rather than reused if that fails.
@@ -497,6 +503,13 @@ func (g *Group) Release() {
 			_ = g.remove() // a group with a process in it stays: Prepare retries
 			return
 		}
+	}
+	if g.h.Version == V1 {
+		if cur, err := readInt(filepath.Join(g.dir("memory"), "memory.usage_in_bytes")); err == nil && cur > reclaimAbove {
+			_ = write(g.dir("memory"), "memory.force_empty", "0")
+		}
+	} else if cur, err := readInt(filepath.Join(g.dir(""), "memory.current")); err == nil && cur > reclaimAbove {
+		_ = writeIfExists(g.dir(""), "memory.reclaim", strconv.FormatUint(cur, 10))
 	}
 
 	g.h.mu.Lock()
