@@ -120,7 +120,9 @@ func TestForkBomb(t *testing.T) {
 	if err := exec.Command("/bin/true").Run(); err != nil {
 		t.Error(err)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	// Generous: the suite's other packages load both CPUs too; an
+	// uncontained bomb stalls the host for far longer, or makes fork fail.
+	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the host took %v to run /bin/true during the bomb", d)
 	}
 	res := <-done

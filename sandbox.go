@@ -27,9 +27,10 @@
 //
 // # Kernel requirements
 //
-// Linux 5.12 or later (open_tree, move_mount, mount_setattr, close_range
-// with CLOSE_RANGE_CLOEXEC, CLONE_PIDFD) on amd64 or arm64, and cgo with
-// libseccomp 2.5 or later. Where a protection that was asked for is missing,
+// Linux 5.12 or later (open_tree, move_mount, mount_setattr, close_range,
+// CLONE_PIDFD, pidfd_getfd, seccomp user notification) on amd64 or arm64,
+// and cgo with libseccomp 2.5 or later. clone3 with CLONE_INTO_CGROUP (5.7)
+// is used where the kernel has it. Where a protection that was asked for is missing,
 // Run fails with an error that matches [ErrUnsupported]; it never degrades
 // silently.
 //
