@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -139,20 +140,38 @@ func TestForkBomb(t *testing.T) {
 	}
 }
 
-// countUID counts the host's processes of uid.
+// countUID counts the host's processes of uid that descend from this test
+// process (other test binaries run sandboxes too).
 func countUID(uid int) int {
 	n := 0
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		b, err := os.ReadFile("/proc/" + d.Name() + "/status")
-		if err != nil {
+		if err != nil || !strings.Contains(string(b), fmt.Sprintf("\nUid:\t%d\t", uid)) {
 			continue
 		}
-		if strings.Contains(string(b), fmt.Sprintf("\nUid:\t%d\t", uid)) {
+		if pid, err := strconv.Atoi(d.Name()); err == nil && descends(pid, os.Getpid()) {
 			n++
 		}
 	}
 	return n
+}
+
+// descends reports whether pid's chain of parents reaches ancestor.
+func descends(pid, ancestor int) bool {
+	for pid > 1 {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			return false
+		}
+		_, rest, _ := strings.Cut(string(b), "\nPPid:\t")
+		ppid, _ := strconv.Atoi(strings.Fields(rest + " 0")[0])
+		if ppid == ancestor {
+			return true
+		}
+		pid = ppid
+	}
+	return false
 }
 
 func TestOutputLimit(t *testing.T) {
