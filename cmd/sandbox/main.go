@@ -62,7 +62,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s\n", b)
 			return 0
 		}
-		fmt.Fprint(stderr, "usage: sandbox profile show docker-default\n")
+		fmt.Fprint(stderr, profileHelp)
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help") {
+			return 0
+		}
 		return exitSetup
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -71,6 +74,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "sandbox: unknown command %q\n%s", args[0], usage)
 	return exitSetup
 }
+
+const profileHelp = `usage: sandbox profile show docker-default
+
+Prints Docker's whole default seccomp profile, its capability and kernel
+conditions included, as Docker-format JSON. Fed back through --seccomp FILE
+it behaves exactly like --seccomp docker-default: a starting point to edit.
+
+Examples:
+  sandbox profile show docker-default > mine.json
+  sandbox run --seccomp mine.json -- sh -c 'id'
+`
 
 const runHelp = `usage: sandbox run [flags] -- PROGRAM [ARG...]
 

@@ -3,6 +3,8 @@
 package filter_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -385,5 +387,26 @@ func TestNotifyVariant(t *testing.T) {
 	}
 	if g, err := filter.Compile(p); err != nil || g.Notify != nil {
 		t.Errorf("Compile: %v, notify %v", err, g.Notify != nil)
+	}
+}
+
+// Docker's default profile written out as JSON (what "sandbox profile show
+// docker-default" prints) and loaded back compiles to the very same
+// program as the built-in one.
+func TestDefaultProfileRoundTrip(t *testing.T) {
+	b, err := json.Marshal(seccomp.DefaultProfile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := seccomp.LoadProfile(string(b), noCaps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := filter.Compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fromJSON.BPF, dockerDefault(t, nil).BPF) {
+		t.Error("the profile loaded back compiles to another program")
 	}
 }
