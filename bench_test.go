@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"fmt"
 	"os/exec"
 	"runtime"
 	"slices"
@@ -28,22 +29,7 @@ func BenchmarkLaunch(b *testing.B) {
 // reports the ratio of the medians ("limits-ratio", target <= 1.5).
 func BenchmarkLaunchLimits(b *testing.B) {
 	limits := []sandbox.Option{sandbox.WithMemory(256 << 20), sandbox.WithPids(64), sandbox.WithCPUTime(10 * time.Second)}
-	var plain, limited []time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		if _, err := sandbox.Run(sandbox.Command("/bin/true")); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		res, err := sandbox.Run(sandbox.Command("/bin/true"), limits...)
-		t2 := time.Now()
-		if err != nil || res.ExitCode != 0 {
-			b.Fatalf("with limits: %v %+v", err, res)
-		}
-		plain = append(plain, t1.Sub(t0))
-		limited = append(limited, t2.Sub(t1))
-	}
-	p, l := median(plain), median(limited)
+	p, l := interleave(b, func() error { return runTrue() }, func() error { return runTrue(limits...) })
 	b.ReportMetric(float64(p.Nanoseconds()), "plain-ns")
 	b.ReportMetric(float64(l.Nanoseconds()), "limits-ns")
 	b.ReportMetric(float64(l)/float64(p), "limits-ratio")
@@ -59,25 +45,38 @@ func benchLaunch(b *testing.B, heap int) {
 		}
 		defer func() { ballast = nil; runtime.GC() }()
 	}
-	var plain, boxed []time.Duration
-	for b.Loop() {
-		t0 := time.Now()
-		if err := exec.Command("/bin/true").Run(); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		res, err := sandbox.Run(sandbox.Command("/bin/true"))
-		t2 := time.Now()
-		if err != nil || res.ExitCode != 0 {
-			b.Fatalf("sandbox.Run: %v %+v", err, res)
-		}
-		plain = append(plain, t1.Sub(t0))
-		boxed = append(boxed, t2.Sub(t1))
-	}
-	p, s := median(plain), median(boxed)
+	p, s := interleave(b, func() error { return exec.Command("/bin/true").Run() },
+		func() error { return runTrue() })
 	b.ReportMetric(float64(p.Nanoseconds()), "exec-ns")
 	b.ReportMetric(float64(s.Nanoseconds()), "sandbox-ns")
 	b.ReportMetric(float64(s)/float64(p), "ratio")
+}
+
+// interleave times a and b in turn, b.N times each, and returns their
+// medians.
+func interleave(b *testing.B, fa, fb func() error) (ma, mb time.Duration) {
+	var ta, tb []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := fa(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := fb(); err != nil {
+			b.Fatal(err)
+		}
+		ta, tb = append(ta, t1.Sub(t0)), append(tb, time.Since(t1))
+	}
+	return median(ta), median(tb)
+}
+
+// runTrue runs /bin/true in a sandbox and fails unless it exits 0.
+func runTrue(opts ...sandbox.Option) error {
+	res, err := sandbox.Run(sandbox.Command("/bin/true"), opts...)
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("sandbox.Run: %+v", res)
+	}
+	return err
 }
 
 func median(d []time.Duration) time.Duration {

@@ -4,13 +4,11 @@ package sandbox
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
 
 	"github.com/gosandbox/sandbox/internal/filter"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,40 +91,4 @@ func (l *learned) profile() ([]byte, error) {
 		Syscalls:        []learnedRule{{Names: slices.Compact(names), Action: "SCMP_ACT_ALLOW"}},
 	}
 	return json.MarshalIndent(p, "", "  ")
-}
-
-// learnFilter notifies the supervisor of every call but the launcher's
-// own last ones: execve, and write, read and close on exactly the fds the
-// launcher uses after installing it (its status pipe at n, its sync pipe
-// at n+1, the listener at n+2, where n is the number of fds passed).
-func learnFilter(n uint32) []byte {
-	const allow, notify = 0x7fff0000, unix.SECCOMP_RET_USER_NOTIF
-	ins := []bpf.Instruction{
-		/* 0 */ bpf.LoadAbsolute{Off: 4, Size: 4},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: auditArchNative, SkipTrue: 11},
-		/* 2 */ bpf.LoadAbsolute{Off: 0, Size: 4},
-		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXECVE, SkipTrue: 10},
-		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipFalse: 2},
-		/* 5 */ bpf.LoadAbsolute{Off: 16, Size: 4},
-		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: 7, SkipFalse: 6},
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_READ, SkipFalse: 2},
-		/* 8 */ bpf.LoadAbsolute{Off: 16, Size: 4},
-		/* 9 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 1, SkipTrue: 4, SkipFalse: 3},
-		/* 10 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CLOSE, SkipFalse: 2},
-		/* 11 */ bpf.LoadAbsolute{Off: 16, Size: 4},
-		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 2, SkipTrue: 1},
-		/* 13 */ bpf.RetConstant{Val: notify},
-		/* 14 */ bpf.RetConstant{Val: allow},
-	}
-	raw, err := bpf.Assemble(ins)
-	if err != nil {
-		panic("sandbox: assembling the learning filter: " + err.Error()) // fixed shape
-	}
-	b := make([]byte, 0, 8*len(raw))
-	for _, r := range raw {
-		b = binary.NativeEndian.AppendUint16(b, r.Op)
-		b = append(b, r.Jt, r.Jf)
-		b = binary.NativeEndian.AppendUint32(b, r.K)
-	}
-	return b
 }

@@ -63,7 +63,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		}
 	}
 	if c.learn != nil {
-		prog = &program{notify: learnFilter(uint32(3 + len(cmd.ExtraFiles)))}
+		prog = &program{notify: filter.Learning(auditArchNative, uint32(3+len(cmd.ExtraFiles)))}
 	}
 	res := &Result{SeccompMode: c.policy.mode}
 	grp, rlimits, err := c.resources(res)
@@ -364,14 +364,14 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	if l.output > 0 {
 		enforce("output", "supervisor")
 	}
-	if l.fileSize > 0 {
-		rl = append(rl, rlimit{unix.RLIMIT_FSIZE, uint64(l.fileSize)})
-		enforce("file-size", "rlimit")
+	byRlimit := func(limit string, resource int, v int64) {
+		if v > 0 {
+			rl = append(rl, rlimit{resource, uint64(v)})
+			enforce(limit, "rlimit")
+		}
 	}
-	if l.openFiles > 0 {
-		rl = append(rl, rlimit{unix.RLIMIT_NOFILE, uint64(l.openFiles)})
-		enforce("open-files", "rlimit")
-	}
+	byRlimit("file-size", unix.RLIMIT_FSIZE, l.fileSize)
+	byRlimit("open-files", unix.RLIMIT_NOFILE, l.openFiles)
 	if !l.needCgroup() {
 		return nil, rl, nil
 	}
@@ -385,19 +385,9 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 			return nil, nil, &ConfigError{Input: "limits", Err: fmt.Errorf("%w: %w", ErrUnsupported, err)}
 		}
 		// The stand-ins, per process rather than per sandbox.
-		if l.memory > 0 {
-			rl = append(rl, rlimit{unix.RLIMIT_AS, uint64(l.memory)})
-			enforce("memory", "rlimit")
-		}
-		if l.pids > 0 {
-			rl = append(rl, rlimit{unix.RLIMIT_NPROC, uint64(l.pids)})
-			enforce("pids", "rlimit")
-		}
-		if l.cpuTime > 0 {
-			secs := uint64((l.cpuTime + time.Second - 1) / time.Second)
-			rl = append(rl, rlimit{unix.RLIMIT_CPU, secs})
-			enforce("cpu-time", "rlimit")
-		}
+		byRlimit("memory", unix.RLIMIT_AS, l.memory)
+		byRlimit("pids", unix.RLIMIT_NPROC, l.pids)
+		byRlimit("cpu-time", unix.RLIMIT_CPU, int64((l.cpuTime+time.Second-1)/time.Second))
 		if l.cpus != "" {
 			enforce("cpus", "none")
 		}

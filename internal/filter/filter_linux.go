@@ -530,6 +530,7 @@ func encode(raw []bpf.RawInstruction) []byte {
 const (
 	offNr   = 0
 	offArch = 4
+	offArg0 = 16 // its low word, on a little-endian machine
 )
 
 // archNames maps the profile's architectures to libseccomp's names.
@@ -643,4 +644,35 @@ func SyscallName(arch uint32, nr int) (name, abi string) {
 		}
 	}
 	return "", abi
+}
+
+// Learning returns the filter of a learning run for the native arch
+// audit: every call notifies the supervisor but the launcher's own last
+// ones, execve, and write, read and close on exactly the fds the launcher
+// uses after installing it (its status pipe at n, its sync pipe at n+1,
+// the listener at n+2, where n is the number of fds passed).
+func Learning(native, n uint32) []byte {
+	const allow, notify = retAllow, unix.SECCOMP_RET_USER_NOTIF
+	ins := []bpf.Instruction{
+		/* 0 */ bpf.LoadAbsolute{Off: offArch, Size: 4},
+		/* 1 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: native, SkipTrue: 11},
+		/* 2 */ bpf.LoadAbsolute{Off: offNr, Size: 4},
+		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXECVE, SkipTrue: 10},
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipFalse: 2},
+		/* 5 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
+		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: 7, SkipFalse: 6},
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_READ, SkipFalse: 2},
+		/* 8 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
+		/* 9 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 1, SkipTrue: 4, SkipFalse: 3},
+		/* 10 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CLOSE, SkipFalse: 2},
+		/* 11 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
+		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 2, SkipTrue: 1},
+		/* 13 */ bpf.RetConstant{Val: notify},
+		/* 14 */ bpf.RetConstant{Val: allow},
+	}
+	raw, err := bpf.Assemble(ins)
+	if err != nil {
+		panic("filter: assembling the learning filter: " + err.Error()) // fixed shape
+	}
+	return encode(raw)
 }
