@@ -22,7 +22,11 @@ import (
 // call it did not make while learning is denied and reported.
 //
 // Every call is stopped and continued by the supervisor, so a learning run
-// is slower than a normal one. opts are as for Run, but for a seccomp
+// is slower than a normal one. And as with any seccomp user-notification
+// supervisor, a signal that reaches a call before the supervisor has
+// picked up its notification cuts the call short with EINTR; on a loaded
+// CPU, a program that does not retry (dash's fork) may then fail. Learn
+// again on a quieter machine. opts are as for Run, but for a seccomp
 // policy, which Learn sets itself.
 func Learn(cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
 	return LearnContext(context.Background(), cmd, opts...)

@@ -13,23 +13,38 @@ import (
 func learnAndRun(t *testing.T, argv ...string) (profile []byte, learnOut, runOut string) {
 	t.Helper()
 	var a, b bytes.Buffer
-	cmd := sandbox.Command(argv[0], argv[1:]...)
-	cmd.Stdout = &a
-	profile, res, err := sandbox.Learn(cmd)
-	if err != nil {
-		t.Fatalf("Learn: %v", err)
+	var res *sandbox.Result
+	var err error
+	// Learning under a loaded CPU can cut a call short with EINTR (a
+	// signal that comes before the supervisor picks up the call's
+	// notification; see Learn), which dash reports as "Cannot fork".
+	// Try again then, saying so; the profile is checked all the same.
+	for try := 1; ; try++ {
+		a.Reset()
+		cmd := sandbox.Command(argv[0], argv[1:]...)
+		cmd.Stdout, cmd.Stderr = &a, &a
+		profile, res, err = sandbox.Learn(cmd)
+		if err != nil {
+			t.Fatalf("Learn: %v", err)
+		}
+		if res.ExitCode == 0 || try == 5 || !bytes.Contains(a.Bytes(), []byte("Cannot fork")) {
+			break
+		}
+		t.Logf("learning try %d: a call cut short by a signal: %q", try, a.String())
 	}
 	wantExit(t, res, a.String(), 0)
 	if res.SeccompMode != sandbox.Learning {
 		t.Errorf("mode %v", res.SeccompMode)
 	}
-	cmd = sandbox.Command(argv[0], argv[1:]...)
-	cmd.Stdout = &b
+	cmd := sandbox.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = &b, &b
 	res, err = sandbox.Run(cmd, sandbox.WithProfile(profile))
 	if err != nil {
 		t.Fatalf("Run under the learned profile: %v\n%s", err, profile)
 	}
-	wantExit(t, res, b.String(), 0)
+	if res.Status != sandbox.Exited || res.ExitCode != 0 {
+		t.Fatalf("under the learned profile: %v %d, violations %+v", res.Status, res.ExitCode, res.Violations)
+	}
 	if res.ViolationCount != 0 {
 		t.Errorf("violations under the learned profile: %+v\n%s", res.Violations, profile)
 	}
@@ -38,7 +53,7 @@ func learnAndRun(t *testing.T, argv ...string) (profile []byte, learnOut, runOut
 
 func TestLearn(t *testing.T) {
 	for _, argv := range [][]string{
-		{"/bin/ls", "-l", "/"},
+		{"/bin/ls", "-a", "/"},
 		{"/usr/bin/python3", "-c", "import json, os; print(json.dumps(sorted(os.listdir('/'))))"},
 		{"/bin/sh", "-c", "echo a b c | tr ' ' '\\n' | sort -r | head -n 2"},
 	} {

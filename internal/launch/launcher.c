@@ -43,6 +43,10 @@
 #define CLONE_PIDFD 0x00001000
 #endif
 
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
 #define STACK_SIZE (64 * 1024)
 #define PAGE 4096
 
@@ -366,8 +370,15 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 	case SB_SECCOMP: {
 		if (!a[1])
 			return SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)(uintptr_t)a[0]);
-		long fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+		// Once the supervisor has a call's notification, a signal must
+		// not cut the call short (EINTR where the profile says EPERM,
+		// or a failed fork while learning): wait killably (5.19+).
+		long fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			       SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 			       (void *)(uintptr_t)a[0]);
+		if (fd == -EINVAL) // an older kernel
+			fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+				  (void *)(uintptr_t)a[0]);
 		if (fd < 0)
 			return fd;
 		// The listener is close-on-exec: the parent takes it now, and
