@@ -15,19 +15,18 @@ import (
 // Learn runs cmd with every system call allowed but recorded, and returns
 // a minimal Docker-format profile for it: defaultAction SCMP_ACT_ERRNO
 // (EPERM), allowing exactly the calls the program (and its descendants)
-// made plus what exec needs (execve, and read, write and close, with which
-// the launcher hands over a filter's listener), names sorted, no argument
-// constrained. Running the same
+// made plus what exec needs (execve and exit_group, and read, write and
+// close, with which the launcher hands over a filter's listener), names
+// sorted, no argument constrained. Running the same
 // program under that profile (WithProfile) succeeds with no violation; a
 // call it did not make while learning is denied and reported.
 //
-// Every call is stopped and continued by the supervisor, so a learning run
-// is slower than a normal one. And as with any seccomp user-notification
-// supervisor, a signal that reaches a call before the supervisor has
-// picked up its notification cuts the call short with EINTR; on a loaded
-// CPU, a program that does not retry (dash's fork) may then fail. Learn
-// again on a quieter machine. opts are as for Run, but for a seccomp
-// policy, which Learn sets itself.
+// The learning filter traps every call (SECCOMP_RET_TRACE) and the
+// supervisor, the program's tracer, records it and lets it go ahead: a
+// ptrace stop, which no signal cuts short, so the program behaves as it
+// would unwatched, only slower. New processes and threads are traced from
+// birth. opts are as for Run, but for a seccomp policy, which Learn sets
+// itself.
 func Learn(cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
 	return LearnContext(context.Background(), cmd, opts...)
 }
@@ -72,10 +71,11 @@ func (l *learned) profile() ([]byte, error) {
 	defer l.mu.Unlock()
 	_, nativeABI := filter.SyscallName(auditArchNative, 0)
 	arches := []string{scmpArches[nativeABI]}
-	// What exec needs: execve, which the filter lets through unrecorded,
-	// and the calls with which the launcher hands the supervisor the
-	// listener of a profile's filter, so that its denials are reported.
-	names := []string{"execve", "read", "write", "close"}
+	// What exec needs: execve and exit_group, which the learning filter
+	// lets through unrecorded, and the calls with which the launcher
+	// hands the supervisor the listener of a profile's filter, so that
+	// its denials are reported.
+	names := []string{"execve", "exit_group", "read", "write", "close"}
 	for c := range l.calls {
 		name, abi := filter.SyscallName(c.arch, int(c.nr))
 		if name == "" {

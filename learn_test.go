@@ -13,24 +13,11 @@ import (
 func learnAndRun(t *testing.T, argv ...string) (profile []byte, learnOut, runOut string) {
 	t.Helper()
 	var a, b bytes.Buffer
-	var res *sandbox.Result
-	var err error
-	// Learning under a loaded CPU can cut a call short with EINTR (a
-	// signal that comes before the supervisor picks up the call's
-	// notification; see Learn), which dash reports as "Cannot fork".
-	// Try again then, saying so; the profile is checked all the same.
-	for try := 1; ; try++ {
-		a.Reset()
-		cmd := sandbox.Command(argv[0], argv[1:]...)
-		cmd.Stdout, cmd.Stderr = &a, &a
-		profile, res, err = sandbox.Learn(cmd)
-		if err != nil {
-			t.Fatalf("Learn: %v", err)
-		}
-		if res.ExitCode == 0 || try == 5 || !bytes.Contains(a.Bytes(), []byte("Cannot fork")) {
-			break
-		}
-		t.Logf("learning try %d: a call cut short by a signal: %q", try, a.String())
+	learn := sandbox.Command(argv[0], argv[1:]...)
+	learn.Stdout, learn.Stderr = &a, &a
+	profile, res, err := sandbox.Learn(learn)
+	if err != nil {
+		t.Fatalf("Learn: %v", err)
 	}
 	wantExit(t, res, a.String(), 0)
 	if res.SeccompMode != sandbox.Learning {

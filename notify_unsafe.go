@@ -44,12 +44,3 @@ func ioctl(fd int, req uintptr, arg unsafe.Pointer) error {
 	}
 	return nil
 }
-
-// notifContinue answers notification id: the call goes ahead as if no
-// filter had stopped it (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
-func notifContinue(fd int, id uint64) error {
-	var resp [24]byte
-	binary.NativeEndian.PutUint64(resp[0:], id)
-	binary.NativeEndian.PutUint32(resp[20:], unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-	return ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
-}

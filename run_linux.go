@@ -63,7 +63,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		}
 	}
 	if c.learn != nil {
-		prog = &program{notify: filter.Learning(auditArchNative, uint32(3+len(cmd.ExtraFiles)))}
+		prog = &program{bpf: filter.Learning(auditArchNative, uint32(3+len(cmd.ExtraFiles)))}
 	}
 	res := &Result{SeccompMode: c.policy.mode}
 	grp, rlimits, err := c.resources(res)
@@ -81,6 +81,10 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	defer st.closeAll()
 	strict := c.policy == strictPolicy
+	// Strict mode and learning trace the program: a PTRACE_TRACEME
+	// child's tracer is the thread that cloned it, so clone, trace and
+	// wait on one locked thread.
+	traced := strict || c.learn != nil
 
 	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, rlimits)
 	if err != nil {
@@ -93,9 +97,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		spec.Cgroup = grp.Dir()
 		spec.Prepare = grp.Add
 	}
-	if strict {
-		// The tracer of a PTRACE_TRACEME child is the thread that
-		// cloned it: clone, inject and wait on one locked thread.
+	if traced {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
@@ -121,7 +123,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	stopNotifier := func() {}
 	if proc.Listener != nil {
-		n, err := startNotifier(proc.Listener, prog.bpf, &viol, c.learn)
+		n, err := startNotifier(proc.Listener, prog.bpf, &viol)
 		if err != nil {
 			proc.Listener.Close()
 		} else {
@@ -134,9 +136,12 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	var ws unix.WaitStatus
 	var ru unix.Rusage
 	strictCall := -1
-	if strict {
+	switch {
+	case strict:
 		ws, ru, strictCall, err = waitStrict(proc.Pid)
-	} else {
+	case c.learn != nil:
+		ws, ru, err = traceLearn(proc.Pid, c.learn)
+	default:
 		ws, ru, err = proc.Wait()
 	}
 	res.WallTime = time.Since(start)
@@ -561,6 +566,11 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		// the program, never the setup. Its errno returns notify the
 		// supervisor, which answers with the same errno.
 		p.Seccomp(d("seccomp", "install filter", ""), prog.notify, true)
+	case prog != nil && c.learn != nil:
+		// Learning: the filter's traps stop the program for its
+		// tracer, which records each call (traceLearn).
+		p.Traceme(d("learn", "PTRACE_TRACEME", ""))
+		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
 	case prog != nil:
 		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
 	}

@@ -38,27 +38,20 @@ func (v *violations) add(x Violation) {
 // errno returns notify). It runs the profile's own program on the call to
 // get the errno, bit for bit, answers with it and records the call.
 // Allowed calls never reach it.
-//
-// In a Learn run (learn not nil) every call notifies: the notifier records
-// it and lets it go ahead.
 type notifier struct {
-	lst   *os.File
-	vm    *filter.VM
-	wake  [2]int
-	done  chan struct{}
-	out   *violations
-	learn *learned
+	lst  *os.File
+	vm   *filter.VM
+	wake [2]int
+	done chan struct{}
+	out  *violations
 }
 
-func startNotifier(lst *os.File, bpf []byte, out *violations, learn *learned) (*notifier, error) {
-	n := &notifier{lst: lst, done: make(chan struct{}), out: out, learn: learn}
-	if learn == nil {
-		vm, err := filter.NewVM(bpf)
-		if err != nil {
-			return nil, err
-		}
-		n.vm = vm
+func startNotifier(lst *os.File, bpf []byte, out *violations) (*notifier, error) {
+	vm, err := filter.NewVM(bpf)
+	if err != nil {
+		return nil, err
 	}
+	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out}
 	if err := unix.Pipe2(n.wake[:], unix.O_CLOEXEC); err != nil {
 		return nil, err
 	}
@@ -86,11 +79,6 @@ func (n *notifier) loop() {
 		}
 		if err := notifRecv(fd, &req); err != nil {
 			continue // the caller died meanwhile (ENOENT), or a signal
-		}
-		if n.learn != nil {
-			n.learn.add(call{req.arch(), req.nr()})
-			_ = notifContinue(fd, req.id())
-			continue
 		}
 		ret, err := n.vm.Decide(req.arch(), req.nr(), req.args())
 		errno := unix.EPERM

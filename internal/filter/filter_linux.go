@@ -647,28 +647,22 @@ func SyscallName(arch uint32, nr int) (name, abi string) {
 }
 
 // Learning returns the filter of a learning run for the native arch
-// audit: every call notifies the supervisor but the launcher's own last
-// ones, execve, and write, read and close on exactly the fds the launcher
-// uses after installing it (its status pipe at n, its sync pipe at n+1,
-// the listener at n+2, where n is the number of fds passed).
+// audit: every call returns SECCOMP_RET_TRACE, for the tracer to record,
+// but execve and exit_group, and write on fd n (n the number of fds
+// passed), the launcher's status pipe: the launcher's own last calls.
 func Learning(native, n uint32) []byte {
-	const allow, notify = retAllow, unix.SECCOMP_RET_USER_NOTIF
+	const allow, trace = retAllow, unix.SECCOMP_RET_TRACE
 	ins := []bpf.Instruction{
 		/* 0 */ bpf.LoadAbsolute{Off: offArch, Size: 4},
-		/* 1 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: native, SkipTrue: 11},
+		/* 1 */ bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: native, SkipTrue: 6},
 		/* 2 */ bpf.LoadAbsolute{Off: offNr, Size: 4},
-		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXECVE, SkipTrue: 10},
-		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipFalse: 2},
-		/* 5 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
-		/* 6 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: 7, SkipFalse: 6},
-		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_READ, SkipFalse: 2},
-		/* 8 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
-		/* 9 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 1, SkipTrue: 4, SkipFalse: 3},
-		/* 10 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_CLOSE, SkipFalse: 2},
-		/* 11 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
-		/* 12 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n + 2, SkipTrue: 1},
-		/* 13 */ bpf.RetConstant{Val: notify},
-		/* 14 */ bpf.RetConstant{Val: allow},
+		/* 3 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXECVE, SkipTrue: 5},
+		/* 4 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT_GROUP, SkipTrue: 4},
+		/* 5 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipFalse: 2},
+		/* 6 */ bpf.LoadAbsolute{Off: offArg0, Size: 4},
+		/* 7 */ bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: 1},
+		/* 8 */ bpf.RetConstant{Val: trace},
+		/* 9 */ bpf.RetConstant{Val: allow},
 	}
 	raw, err := bpf.Assemble(ins)
 	if err != nil {

@@ -1,0 +1,132 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// traceLearn follows a learning run on its tracer's thread, from the exec
+// stop of its first process pid to that process's end. The learning filter
+// returns SECCOMP_RET_TRACE for every call: each stops its process in a
+// ptrace stop, which no signal cuts short; traceLearn records the call and
+// lets it go ahead. New processes and threads are traced from birth
+// (PTRACE_O_TRACEFORK, VFORK, CLONE). It returns pid's wait status and
+// rusage.
+func traceLearn(pid int, rec *learned) (ws unix.WaitStatus, ru unix.Rusage, err error) {
+	if err := waitStop(pid); err != nil {
+		return ws, ru, fmt.Errorf("wait for the exec stop: %w", err)
+	}
+	const opts = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
+	if err := unix.PtraceSetOptions(pid, opts); err != nil {
+		return ws, ru, fmt.Errorf("PTRACE_SETOPTIONS: %w", err)
+	}
+	if err := unix.PtraceCont(pid, 0); err != nil {
+		return ws, ru, fmt.Errorf("PTRACE_CONT: %w", err)
+	}
+	tracees := map[int]bool{pid: true}
+	fresh := map[int]bool{} // traced from birth, their first SIGSTOP not yet seen
+	adopt := func(child int) {
+		if !tracees[child] {
+			tracees[child], fresh[child] = true, true
+		}
+	}
+	tid := unix.Gettid()
+	for {
+		// Peek first: this thread may be the parent of another run's
+		// process too (it made it before it was locked to this run),
+		// whose end is that run's to reap.
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return ws, ru, fmt.Errorf("waitid: %w", err)
+		}
+		who := int(siginfoPid(&info))
+		if !tracees[who] {
+			// A new process can stop before its parent's fork
+			// event says it exists: it is ours if we trace it.
+			if tracerOf(who) != tid {
+				time.Sleep(100 * time.Microsecond) // another run's: it reaps it
+				continue
+			}
+			adopt(who)
+		}
+		var st unix.WaitStatus
+		var r unix.Rusage
+		if _, err := unix.Wait4(who, &st, unix.WALL, &r); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return ws, ru, fmt.Errorf("wait4 %d: %w", who, err)
+		}
+		if st.Exited() || st.Signaled() {
+			delete(tracees, who)
+			if who == pid {
+				return st, r, nil
+			}
+			continue
+		}
+		sig := 0
+		switch cause := st.TrapCause(); {
+		case !st.Stopped():
+			continue
+		case st.StopSignal() == unix.SIGTRAP && cause == unix.PTRACE_EVENT_SECCOMP:
+			if arch, nr, ok := syscallInfo(who); ok {
+				rec.add(call{arch, nr})
+			}
+		case st.StopSignal() == unix.SIGTRAP && (cause == unix.PTRACE_EVENT_FORK || cause == unix.PTRACE_EVENT_VFORK || cause == unix.PTRACE_EVENT_CLONE):
+			if child, err := unix.PtraceGetEventMsg(who); err == nil {
+				adopt(int(child))
+			}
+		case st.StopSignal() == unix.SIGTRAP && cause > 0:
+			// An exec event: nothing to deliver.
+		case st.StopSignal() == unix.SIGSTOP && fresh[who]:
+			delete(fresh, who) // a new process's first stop
+		default:
+			sig = int(st.StopSignal()) // the process's own signal, delivered as it came
+		}
+		if err := unix.PtraceCont(who, sig); err != nil && err != unix.ESRCH {
+			return ws, ru, fmt.Errorf("PTRACE_CONT %d: %w", who, err)
+		}
+	}
+}
+
+// tracerOf returns the tracer of pid (TracerPid in /proc/PID/status), or 0.
+func tracerOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	_, rest, _ := strings.Cut(string(b), "\nTracerPid:\t")
+	n, _ := strconv.Atoi(strings.Fields(rest + " 0")[0])
+	return n
+}
+
+func siginfoPid(info *unix.Siginfo) int32 {
+	// si_pid follows si_signo, si_errno, si_code and padding to 16 bytes
+	// on 64-bit Linux.
+	b := (*[128]byte)(unsafe.Pointer(info))
+	return int32(binary.NativeEndian.Uint32(b[16:]))
+}
+
+// syscallInfo returns the ABI (AUDIT_ARCH_*) and number of the call pid is
+// stopped in at a seccomp stop (PTRACE_GET_SYSCALL_INFO, Linux 5.3).
+func syscallInfo(pid int) (arch uint32, nr int32, ok bool) {
+	var buf [88]byte // struct ptrace_syscall_info: op, arch, ip, sp, then seccomp.nr
+	n, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GET_SYSCALL_INFO, uintptr(pid), uintptr(len(buf)), uintptr(unsafe.Pointer(&buf[0])), 0, 0)
+	if e != 0 || n < 32 || buf[0] != unix.PTRACE_SYSCALL_INFO_SECCOMP {
+		return 0, 0, false
+	}
+	return binary.NativeEndian.Uint32(buf[4:]), int32(binary.NativeEndian.Uint64(buf[24:])), true
+}
