@@ -262,6 +262,7 @@ type ConfigError struct {
 	Err   error
 }
 
+// Error describes the bad input.
 func (e *ConfigError) Error() string { return "sandbox: " + e.Input + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.
@@ -280,6 +281,7 @@ type SetupError struct {
 	Err error
 }
 
+// Error names the stage, operation and path that failed.
 func (e *SetupError) Error() string {
 	s := "sandbox: " + e.Stage + ": " + e.Op
 	if e.Path != "" {
@@ -302,6 +304,7 @@ type ExecError struct {
 
 func quote(s string) string { return strconv.Quote(s) }
 
+// Error names the program and why it could not be executed.
 func (e *ExecError) Error() string {
 	return "sandbox: exec " + quote(e.Name) + ": " + e.kind().Error() + ": " + e.Err.Error()
 }

@@ -32,6 +32,7 @@ type GuestError struct {
 	Reason string
 }
 
+// Error names the program and why strict mode refuses it.
 func (e *GuestError) Error() string {
 	return "sandbox: strict mode refuses " + quote(e.Name) + ": " + e.Reason
 }

@@ -127,7 +127,10 @@ type runFlags struct {
 // sizeFlag is a size with a binary suffix.
 type sizeFlag int64
 
+// String implements flag.Value.
 func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+// Set implements flag.Value.
 func (s *sizeFlag) Set(v string) error {
 	n, err := parseSize(v)
 	*s = sizeFlag(n)
@@ -139,7 +142,10 @@ const defaultPids = 256
 
 type listFlag []string
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+// String implements flag.Value.
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 const learnHelp = `usage: sandbox learn -o PROFILE.json [run flags] -- PROGRAM [ARG...]

@@ -31,6 +31,7 @@ const (
 	V2 Version = 2
 )
 
+// String returns "cgroup v1" or "cgroup v2".
 func (v Version) String() string { return "cgroup v" + strconv.Itoa(int(v)) }
 
 // Limits are what a group enforces. Zero means no limit.

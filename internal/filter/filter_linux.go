@@ -589,31 +589,6 @@ var newerSyscalls = map[string]numbers{
 	"riscv_flush_icache": {-1, -1, -1, -1, -1},
 }
 
-// Resolve returns an error unless name is a syscall the filter can name:
-// one known to libseccomp or in the table of newer syscalls.
-func Resolve(name string) error {
-	if _, err := libseccomp.GetSyscallFromName(name); err == nil {
-		return nil
-	}
-	if _, ok := newerSyscalls[name]; ok {
-		return nil
-	}
-	return fmt.Errorf("%w: unknown syscall %q", ErrProfile, name)
-}
-
-// UnknownToLibseccomp lists the names of newerSyscalls that the installed
-// libseccomp cannot resolve, sorted.
-func UnknownToLibseccomp() []string {
-	var names []string
-	for n := range newerSyscalls {
-		if _, err := libseccomp.GetSyscallFromName(n); err != nil {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
 // SyscallName returns the name of call nr on the ABI that audit arch
 // (AUDIT_ARCH_*) and nr say, and that ABI's name ("x86_64", "x32", "x86",
 // "aarch64", "arm"); the name is "" when libseccomp does not know the call.

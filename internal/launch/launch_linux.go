@@ -318,6 +318,7 @@ type StepError struct {
 	Err error
 }
 
+// Error names the step and its errno.
 func (e *StepError) Error() string {
 	s := e.Stage + ": " + e.Op
 	if e.Path != "" {
@@ -326,4 +327,5 @@ func (e *StepError) Error() string {
 	return s + ": " + e.Err.Error()
 }
 
+// Unwrap returns the errno.
 func (e *StepError) Unwrap() error { return e.Err }
