@@ -31,7 +31,12 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	// The cgroup kept for reuse goes with the process: no leftovers.
+	if err := sandbox.ReleaseCgroups(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
 }
 
 const usage = `usage:

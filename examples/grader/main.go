@@ -34,6 +34,10 @@ func main() {
 		log.Fatal("usage: grader PROBLEM_DIR [SUBMISSION...]")
 	}
 	results, err := gradeAll(context.Background(), os.Args[1], os.Args[2:])
+	// The cgroups kept for reuse go with the grader.
+	if rerr := sandbox.ReleaseCgroups(); rerr != nil {
+		log.Print(rerr)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}

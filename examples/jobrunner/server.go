@@ -88,11 +88,13 @@ func NewServer(workers, queueLen int) *Server {
 	return s
 }
 
-// Close stops the workers; running jobs are killed.
+// Close stops the workers (running jobs are killed) and removes the
+// cgroups kept for reuse.
 func (s *Server) Close() {
 	s.cancel()
 	close(s.queue)
 	s.wg.Wait()
+	_ = sandbox.ReleaseCgroups()
 }
 
 // Handler serves POST /jobs and GET /jobs/{id}.
