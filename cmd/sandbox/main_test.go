@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,5 +268,25 @@ func TestSeedWalkThrough(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "Operation not permitted") ||
 		!strings.Contains(stderr, `"violations":[{"syscall":"fchownat"`) || !strings.Contains(stderr, `"violation_count":1`) {
 		t.Errorf("exit %d stderr %s", code, stderr)
+	}
+}
+
+// The CLI leaves no cgroup behind: its pooled group goes when it exits.
+func TestNoCgroupLeft(t *testing.T) {
+	testenv.RequireRoot(t)
+	bin := filepath.Join(t.TempDir(), "sandbox")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "run", "--memory", "64M", "--", "true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	pattern := fmt.Sprintf("/sys/fs/cgroup/*/gosandbox/%d-*", cmd.Process.Pid)
+	deeper := fmt.Sprintf("/sys/fs/cgroup/*/*/*/gosandbox/%d-*", cmd.Process.Pid)
+	for _, p := range []string{pattern, deeper} {
+		if left, _ := filepath.Glob(p); len(left) > 0 {
+			t.Errorf("cgroups left: %v", left)
+		}
 	}
 }
