@@ -326,14 +326,15 @@ func (g *Group) setLimits(l Limits) error {
 		if l.CPUs != "" || (g.written && g.set.CPUs != "") {
 			err = errors.Join(err, write(d, "cpuset.cpus", l.CPUs))
 		}
-		// memory.peak is reset by a write (6.12+); where it cannot
-		// be, PeakMemory is the peak since the group was made.
+		// The charge left over first, then memory.peak reset (a write,
+		// 6.12+; where it cannot be, PeakMemory is the peak since the
+		// group was made).
+		cur, _ := readInt(filepath.Join(d, "memory.current"))
+		g.memBase = int64(cur)
 		err = errors.Join(err, writeIfExists(d, "memory.peak", "0"))
 		g.oomBase, _ = readKey(filepath.Join(d, "memory.events"), "oom_kill")
 		usec, _ := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
 		g.cpuBase = time.Duration(usec) * time.Microsecond
-		cur, _ := readInt(filepath.Join(d, "memory.current"))
-		g.memBase = int64(cur)
 	case V1:
 		if mem == "max" {
 			mem = "-1"
@@ -358,10 +359,12 @@ func (g *Group) setLimits(l Limits) error {
 			}
 			err = errors.Join(err, write(g.dir("cpuset"), "cpuset.cpus", cpus))
 		}
-		// max_usage resets to the usage now: the charge left over.
-		err = errors.Join(err, write(m, "memory.max_usage_in_bytes", "0"))
+		// The charge left over, read before max_usage resets to the
+		// usage of the moment: frees of the last run still landing
+		// in between can then only lower the peak below the base.
 		cur, _ := readInt(filepath.Join(m, "memory.usage_in_bytes"))
 		g.memBase = int64(cur)
+		err = errors.Join(err, write(m, "memory.max_usage_in_bytes", "0"))
 		g.oomBase, _ = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill")
 		ns, _ := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
 		g.cpuBase = time.Duration(ns)
