@@ -34,12 +34,30 @@
 // Run fails with an error that matches [ErrUnsupported]; it never degrades
 // silently.
 //
+// # Policies
+//
+// [WithDockerDefault] (the default), [WithDockerDefaultKill], [WithProfile]
+// and [WithProfileFile] install a seccomp filter; the calls it denies are in
+// [Result.Violations]. [WithStrict] runs a static guest in
+// SECCOMP_MODE_STRICT. [Learn] writes a profile for a program by watching it.
+//
+// # Limits
+//
+// [WithTimeout], [WithCPUTime], [WithMemory], [WithPids], [WithOutputLimit],
+// [WithFileSize], [WithOpenFiles], [WithCPUs] and [WithTmpfsInodes]; the
+// ones a cgroup enforces (v2 or v1, found at run time) fail closed where no
+// cgroup can be made, unless [WithBestEffort]. [Result.Status] gives the
+// verdict, [Result.Enforced] what enforced each limit. Call
+// [ReleaseCgroups] at exit: the cgroups are kept for reuse between runs.
+//
 // # Errors
 //
 // Run returns an error only when the sandbox could not be built or the
 // program could not be started: a [*ConfigError] for bad options or input, a
 // [*SetupError] for a failed setup step, an [*ExecError] (matching
-// [ErrNotFound] or [ErrNotExecutable]) when the program cannot be executed.
+// [ErrNotFound] or [ErrNotExecutable]) when the program cannot be executed,
+// a [*GuestError] when strict mode refuses it, and anything matching
+// [ErrUnsupported] when a protection asked for is not available here.
 // Everything that happens once the program runs is in the [Result].
 package sandbox
 
