@@ -53,18 +53,21 @@ func traceLearn(pid int, rec *learned) (ws unix.WaitStatus, ru unix.Rusage, err 
 			return ws, ru, fmt.Errorf("waitid: %w", err)
 		}
 		who := int(siginfoPid(&info))
-		if !tracees[who] {
+		if !tracees[who] && tracerOf(who) == tid {
 			// A new process can stop before its parent's fork
 			// event says it exists: it is ours if we trace it.
-			if tracerOf(who) != tid {
-				time.Sleep(100 * time.Microsecond) // another run's: it reaps it
-				continue
-			}
 			adopt(who)
 		}
 		var st unix.WaitStatus
 		var r unix.Rusage
-		if _, err := unix.Wait4(who, &st, unix.WALL, &r); err != nil {
+		if !tracees[who] {
+			// Another child of this thread, whose owner reaps it
+			// when it will: look past it, at our own tracees.
+			if who = nextEvent(tracees, &st, &r); who == 0 {
+				time.Sleep(100 * time.Microsecond)
+				continue
+			}
+		} else if _, err := unix.Wait4(who, &st, unix.WALL, &r); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
@@ -100,6 +103,17 @@ func traceLearn(pid int, rec *learned) (ws unix.WaitStatus, ru unix.Rusage, err 
 			return ws, ru, fmt.Errorf("PTRACE_CONT %d: %w", who, err)
 		}
 	}
+}
+
+// nextEvent reaps a pending event of one of the tracees, without waiting,
+// and returns its pid, or 0.
+func nextEvent(tracees map[int]bool, st *unix.WaitStatus, r *unix.Rusage) int {
+	for pid := range tracees {
+		if n, err := unix.Wait4(pid, st, unix.WALL|unix.WNOHANG, r); err == nil && n == pid {
+			return pid
+		}
+	}
+	return 0
 }
 
 // tracerOf returns the tracer of pid (TracerPid in /proc/PID/status), or 0.
