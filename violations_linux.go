@@ -39,45 +39,51 @@ func (v *violations) add(x Violation) {
 // get the errno, bit for bit, answers with it and records the call.
 // Allowed calls never reach it.
 type notifier struct {
-	lst  *os.File
+	lst  *os.File // non-blocking, in Go's netpoller
 	vm   *filter.VM
-	wake [2]int
 	done chan struct{}
 	out  *violations
 }
 
+// startNotifier answers the calls of lst, a listener in Go's netpoller (as
+// launch makes it): the loop waits there rather than on a thread of its
+// own, and RECV is only called once the listener is readable, so it never
+// blocks.
 func startNotifier(lst *os.File, bpf []byte, out *violations) (*notifier, error) {
 	vm, err := filter.NewVM(bpf)
 	if err != nil {
 		return nil, err
 	}
 	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out}
-	if err := unix.Pipe2(n.wake[:], unix.O_CLOEXEC); err != nil {
-		return nil, err
-	}
 	go n.loop()
 	return n, nil
 }
 
 func (n *notifier) loop() {
 	defer close(n.done)
-	fd := int(n.lst.Fd())
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(n.wake[0]), Events: unix.POLLIN}}
+	rc, err := n.lst.SyscallConn()
+	if err != nil {
+		return
+	}
 	var req seccompNotif
 	for {
-		if _, err := unix.Poll(fds, -1); err != nil {
-			if err == unix.EINTR {
-				continue
+		var got, hup bool
+		err := rc.Read(func(fd uintptr) bool {
+			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			if k, err := unix.Poll(p, 0); err != nil || k == 0 {
+				return false // nothing yet: wait in the netpoller
 			}
-			return
+			if p[0].Revents&unix.POLLIN == 0 {
+				hup = true // no process has the filter any more
+				return true
+			}
+			got = notifRecv(int(fd), &req) == nil
+			return true
+		})
+		if err != nil || hup {
+			return // closed by stop, or every process with the filter gone
 		}
-		if fds[1].Revents != 0 {
-			return
-		}
-		if fds[0].Revents&unix.POLLIN == 0 {
-			return // POLLHUP: no process has the filter any more
-		}
-		if err := notifRecv(fd, &req); err != nil {
+		if !got {
 			continue // the caller died meanwhile (ENOENT), or a signal
 		}
 		ret, err := n.vm.Decide(req.arch(), req.nr(), req.args())
@@ -85,7 +91,7 @@ func (n *notifier) loop() {
 		if err == nil && ret&0xffff0000 == 0x00050000 { // SECCOMP_RET_ERRNO
 			errno = unix.Errno(ret & 0xffff)
 		}
-		_ = notifSend(fd, req.id(), errno) // ENOENT: the caller is gone
+		_ = rc.Control(func(fd uintptr) { _ = notifSend(int(fd), req.id(), errno) }) // ENOENT: the caller is gone
 		name, abi := filter.SyscallName(req.arch(), int(req.nr()))
 		if name == "" {
 			name = "unknown"
@@ -96,11 +102,8 @@ func (n *notifier) loop() {
 
 // stop ends the loop and closes the listener.
 func (n *notifier) stop() {
-	_, _ = unix.Write(n.wake[1], []byte{0})
+	n.lst.Close() // wakes a loop waiting in the netpoller
 	<-n.done
-	n.lst.Close()
-	unix.Close(n.wake[0])
-	unix.Close(n.wake[1])
 }
 
 // auditLog follows the kernel's seccomp audit records (type 1326) through

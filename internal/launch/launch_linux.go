@@ -100,7 +100,8 @@ type Process struct {
 	Pid   int
 	PidFD int
 	// Listener is the seccomp user-notification listener of the child's
-	// filter, when its Seccomp step asked for one.
+	// filter, when its Seccomp step asked for one; non-blocking, so that
+	// it waits in Go's netpoller.
 	Listener *os.File
 }
 
@@ -208,6 +209,12 @@ func (proc *Process) readStatus(p *Program, errp, sync int) error {
 			fd, err := unix.PidfdGetfd(proc.PidFD, code, 0)
 			if err != nil {
 				return &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
+			}
+			// Non-blocking before it becomes a File: then the File
+			// is pollable, in Go's netpoller.
+			if err := unix.SetNonblock(fd, true); err != nil {
+				unix.Close(fd)
+				return &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
 			}
 			proc.Listener = os.NewFile(uintptr(fd), "seccomp-listener")
 			if _, err := unix.Write(sync, []byte{0}); err != nil {
