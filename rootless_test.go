@@ -29,8 +29,14 @@ func TestRootless(t *testing.T) {
 	setpriv := testenv.RequireTool(t, "setpriv")
 
 	// A copy of the test binary and of testdata that the user can read,
-	// whatever the permissions of the checkout.
-	dir := t.TempDir()
+	// whatever the permissions of the checkout; not under t.TempDir,
+	// whose parent is root's alone (0700), so that the leg can exec its
+	// own binary again (helper processes).
+	dir, err := os.MkdirTemp("", "sandbox-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,8 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 			res.Status = MemoryExceeded
 		}
 		// Without a pid namespace the program's descendants may live
-		// on: the cgroup knows them all.
+		// on, holding the output pipes that st.wait waits on: the
+		// cgroup knows them all.
 		_ = grp.Kill()
 	} else {
 		// rusage's ru_maxrss would be no measure: until execve the
@@ -169,21 +170,37 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		return nil, &SetupError{Stage: "wait", Op: "wait4", Err: err}
 	}
 	res.OutputTruncated = st.truncated()
-	res.verdict(ws, k, prog != nil, strictCall, &c.lim)
-	if res.Status == SeccompKilled && prog != nil {
+	// Without a cgroup (WithBestEffort), RLIMIT_CPU stands in for the
+	// CPU-time limit.
+	cpuByRlimit := grp == nil && c.lim.cpuTime > 0
+	res.verdict(ws, k, prog != nil, strictCall >= 0, cpuByRlimit, c.lim.cpuTime)
+	switch {
+	case res.Status != SeccompKilled:
+	case strictCall >= 0:
+		viol.add(strictViolation(strictCall))
+	case prog != nil:
 		viol.add(killViolation(auditor, proc.Pid))
-	}
-	if res.Status == SeccompKilled && strictCall >= 0 {
-		viol.add(res.Violations[0])
 	}
 	res.Violations, res.ViolationCount = viol.list, viol.count
 	return res, nil
 }
 
-// verdict sets Status, ExitCode, Signal and Violations from the wait
-// status and what the supervisor saw, in the precedence documented on
-// Result. A MemoryExceeded status is set already.
-func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered bool, strictCall int, lim *limits) {
+// strictViolation is the call strict mode killed the program in, as the
+// exit stop showed it (waitStrict).
+func strictViolation(nr int) Violation {
+	name, abi := filter.SyscallName(auditArchNative, nr)
+	if name == "" {
+		name = "unknown"
+	}
+	return Violation{Syscall: name, Number: nr, Arch: abi, Action: "kill", Source: "ptrace"}
+}
+
+// verdict sets Status, ExitCode and Signal from the wait status and what
+// the supervisor saw, in the precedence documented on Result. A
+// MemoryExceeded status is set already. filtered says a seccomp filter was
+// installed, strictKill that strict mode's exit stop showed a forbidden
+// call, cpuByRlimit that RLIMIT_CPU enforced the CPU-time limit cpuTime.
+func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered, strictKill, cpuByRlimit bool, cpuTime time.Duration) {
 	var st Status
 	switch {
 	case ws.Exited():
@@ -200,18 +217,13 @@ func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered bool, strictC
 			// Every filter can kill: its kill actions and its
 			// bad-arch action end the process with SIGSYS.
 			st = SeccompKilled
-		case ws.Signal() == syscall.SIGKILL && strictCall >= 0:
+		case ws.Signal() == syscall.SIGKILL && strictKill:
 			// Strict mode kills with SIGKILL inside the forbidden
-			// call; the exit stop named it (waitStrict).
+			// call (waitStrict saw it at the exit stop).
 			st = SeccompKilled
-			name, abi := filter.SyscallName(auditArchNative, strictCall)
-			if name == "" {
-				name = "unknown"
-			}
-			res.Violations = []Violation{{Syscall: name, Number: strictCall, Arch: abi, Action: "kill", Source: "ptrace"}}
-		case ws.Signal() == syscall.SIGKILL && lim.cpuTime > 0 && res.CPUTime >= lim.cpuTime.Truncate(time.Second):
-			// RLIMIT_CPU, the stand-in without a cgroup, kills
-			// with SIGKILL at its hard limit.
+		case ws.Signal() == syscall.SIGKILL && cpuByRlimit && res.CPUTime >= cpuTime:
+			// RLIMIT_CPU kills with SIGKILL at its hard limit, the
+			// limit rounded up to whole seconds.
 			st = CPUTimeExceeded
 		}
 	}

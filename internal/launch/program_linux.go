@@ -68,9 +68,6 @@ func (p *Program) add(d Desc, code, flags int32, args ...arg) {
 	p.descs = append(p.descs, d)
 }
 
-// Len is the number of steps so far.
-func (p *Program) Len() int { return len(p.steps) }
-
 // Setsid starts a new session.
 func (p *Program) Setsid(d Desc) { p.add(d, codeSetsid, 0) }
 
