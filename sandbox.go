@@ -320,11 +320,9 @@ type ExecError struct {
 	Err error
 }
 
-func quote(s string) string { return strconv.Quote(s) }
-
 // Error names the program and why it could not be executed.
 func (e *ExecError) Error() string {
-	return "sandbox: exec " + quote(e.Name) + ": " + e.kind().Error() + ": " + e.Err.Error()
+	return "sandbox: exec " + strconv.Quote(e.Name) + ": " + e.kind().Error() + ": " + e.Err.Error()
 }
 
 func (e *ExecError) kind() error {

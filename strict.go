@@ -1,6 +1,9 @@
 package sandbox
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // WithStrict runs the program in SECCOMP_MODE_STRICT, Arcangeli's original
 // seccomp: only read, write, exit and rt_sigreturn (not exit_group); any
@@ -34,7 +37,7 @@ type GuestError struct {
 
 // Error names the program and why strict mode refuses it.
 func (e *GuestError) Error() string {
-	return "sandbox: strict mode refuses " + quote(e.Name) + ": " + e.Reason
+	return "sandbox: strict mode refuses " + strconv.Quote(e.Name) + ": " + e.Reason
 }
 
 // Unwrap returns ErrNotExecutable.

@@ -13,14 +13,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gosandbox/sandbox"
 	"github.com/moby/profiles/seccomp"
+	"golang.org/x/sys/unix"
 )
 
 // Exit statuses of the sandbox itself, as docker run and env(1) use them.
@@ -376,21 +377,10 @@ func parseBind(s string) (src, dst string, rw bool, err error) {
 	if src == "" || dst == "" {
 		return "", "", false, fmt.Errorf("sandbox: --bind %q: empty path", s)
 	}
-	if abs, err := absPath(src); err == nil {
+	if abs, err := filepath.Abs(src); err == nil {
 		src = abs
 	}
 	return src, dst, rw, nil
-}
-
-func absPath(p string) (string, error) {
-	if strings.HasPrefix(p, "/") {
-		return p, nil
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	return wd + "/" + p, nil
 }
 
 // parseTmpfs parses DST[:SIZE].
@@ -475,7 +465,7 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		j.Status = res.Status.String()
 		j.SeccompMode = res.SeccompMode.String()
 		if res.Signal != 0 {
-			j.Signal = signalName(res.Signal)
+			j.Signal = unix.SignalName(res.Signal)
 		}
 		j.WallTimeNS = res.WallTime.Nanoseconds()
 		j.CPUTimeNS = res.CPUTime.Nanoseconds()
@@ -496,18 +486,4 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		return werr
 	}
 	return os.WriteFile(file, b, 0o644)
-}
-
-func signalName(s syscall.Signal) string {
-	names := map[syscall.Signal]string{
-		syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT", syscall.SIGILL: "SIGILL",
-		syscall.SIGTRAP: "SIGTRAP", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS", syscall.SIGFPE: "SIGFPE",
-		syscall.SIGKILL: "SIGKILL", syscall.SIGUSR1: "SIGUSR1", syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2",
-		syscall.SIGPIPE: "SIGPIPE", syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM", syscall.SIGXCPU: "SIGXCPU",
-		syscall.SIGXFSZ: "SIGXFSZ", syscall.SIGSYS: "SIGSYS",
-	}
-	if n, ok := names[s]; ok {
-		return n
-	}
-	return "SIG" + strconv.Itoa(int(s))
 }
