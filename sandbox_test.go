@@ -152,6 +152,9 @@ func TestForeignABIs(t *testing.T) {
 	}
 	for _, abi := range []string{"int80", "x32"} {
 		t.Run(abi, func(t *testing.T) {
+			if abi == "int80" {
+				testenv.RequireInt80(t, "testdata")
+			}
 			res, out := run(t, nil, "/probe/probe", abi, "mount", "unshare")
 			wantExit(t, res, out, 0)
 			want := map[string]syscall.Errno{"mount": syscall.EPERM, "unshare": syscall.EPERM}

@@ -290,3 +290,6 @@ func TestNoCgroupLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestMain removes the helper binaries that the tests build.
+func TestMain(m *testing.M) { testenv.Main(m) }

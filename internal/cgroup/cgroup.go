@@ -56,6 +56,11 @@ type Hierarchy struct {
 	mu   sync.Mutex
 	free []*Group
 	next int
+	// made are the base directories Prepare made (not found there), for
+	// Close to remove; closed says Close ran, so that the next Acquire
+	// prepares again.
+	made   []string
+	closed bool
 }
 
 // controllersV1 are the v1 controllers a group needs.
@@ -153,7 +158,12 @@ func hasAll(have []string, want ...string) bool {
 // tells a read-only or undelegated hierarchy apart, with what to do.
 func (h *Hierarchy) Prepare() error {
 	for c, dir := range h.Dirs {
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		switch err := os.Mkdir(dir, 0o755); {
+		case err == nil:
+			h.mu.Lock()
+			h.made = append(h.made, dir)
+			h.mu.Unlock()
+		case !errors.Is(err, os.ErrExist):
 			return fmt.Errorf("%w: %s: cannot make %s: %w (%s)", ErrUnavailable, h.Version, dir, err, hint(err))
 		}
 		if err := unix.Access(dir, unix.W_OK); err != nil {
@@ -247,6 +257,14 @@ type Group struct {
 // the pool or made.
 func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
 	h.mu.Lock()
+	if h.closed {
+		h.closed = false
+		h.mu.Unlock()
+		if err := h.Prepare(); err != nil {
+			return nil, err
+		}
+		h.mu.Lock()
+	}
 	var g *Group
 	if n := len(h.free); n > 0 {
 		g, h.free = h.free[n-1], h.free[:n-1]
@@ -258,7 +276,15 @@ func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
 	if len(g.paths) == 0 {
 		for c, dir := range h.Dirs {
 			p := filepath.Join(dir, g.name)
-			if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			err := os.Mkdir(p, 0o755)
+			if errors.Is(err, os.ErrNotExist) {
+				// Another process's Close removed the base
+				// directory after our Prepare: make it again.
+				if err = h.Prepare(); err == nil {
+					err = os.Mkdir(p, 0o755)
+				}
+			}
+			if err != nil && !errors.Is(err, os.ErrExist) {
 				return nil, fmt.Errorf("%w: %s: mkdir %s: %w (%s)", ErrUnavailable, h.Version, p, err, hint(err))
 			}
 			g.paths[c] = p
@@ -534,17 +560,25 @@ func (h *Hierarchy) FreeDirs() []string {
 	return dirs
 }
 
-// Close removes every free group of the pool. A group in use at the time
-// stays until a later Prepare, in this process or another, finds its
-// supervisor gone and removes it.
+// Close removes every free group of the pool, then the base directories
+// that Prepare made, where nothing else is left in them. A group in use at
+// the time stays until a later Prepare, in this process or another, finds
+// its supervisor gone and removes it. A later Acquire prepares again.
 func (h *Hierarchy) Close() error {
 	h.mu.Lock()
-	free := h.free
-	h.free = nil
+	free, made := h.free, h.made
+	h.free, h.made, h.closed = nil, nil, true
 	h.mu.Unlock()
 	var err error
 	for _, g := range free {
 		err = errors.Join(err, g.remove())
+	}
+	for _, dir := range made {
+		// Busy or not empty: another supervisor's groups, or a run
+		// still going, live there. Theirs to remove.
+		if e := os.Remove(dir); e != nil && !errors.Is(e, unix.EBUSY) && !errors.Is(e, unix.ENOTEMPTY) && !errors.Is(e, os.ErrNotExist) {
+			err = errors.Join(err, e)
+		}
 	}
 	return err
 }

@@ -141,6 +141,9 @@ func TestReal(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "no cgroup hierarchy: %v", err)
 	}
+	for _, d := range h.Dirs {
+		os.Remove(d) // where empty, so that Prepare makes it (and Close must remove it)
+	}
 	if err := h.Prepare(); err != nil {
 		t.Fatal(err)
 	}
@@ -192,10 +195,26 @@ func TestReal(t *testing.T) {
 	}
 	g2.Release()
 	paths := g2.paths
+	made := h.made
 	h.Close()
 	for _, p := range paths {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s left after Close", p)
 		}
+	}
+	// The base directories Prepare made go too, and the next Acquire
+	// makes them again.
+	for _, d := range made {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("base directory %s left after Close", d)
+		}
+	}
+	g3, err := h.Acquire(Limits{Pids: 4})
+	if err != nil {
+		t.Fatalf("Acquire after Close: %v", err)
+	}
+	g3.Release()
+	if err := h.Close(); err != nil {
+		t.Error(err)
 	}
 }

@@ -6,12 +6,27 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 )
+
+// Main runs the tests of a package that builds helper binaries, then
+// removes what BuildC made. Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	built.Lock()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	built.Unlock()
+	os.Exit(code)
+}
 
 // Missing skips t, or fails it when CI=true, saying what is missing.
 func Missing(t testing.TB, format string, args ...any) {
@@ -86,4 +101,44 @@ func BuildC(t testing.TB, name, src string, flags ...string) string {
 func Probe(t testing.TB, testdata string) string {
 	t.Helper()
 	return filepath.Dir(BuildC(t, "probe", filepath.Join(testdata, "probe.c"), "-O1", "-static", "-pthread"))
+}
+
+var int80 struct {
+	once sync.Once
+	err  error
+}
+
+// RequireInt80 needs a host whose kernel answers int $0x80 (the i386
+// ABI on amd64). Some hosts of this machine kind have
+// CONFIG_IA32_EMULATION=y and still fault on every int $0x80, outside any
+// sandbox too: there it skips with the reason, even under CI=true, since
+// no build of ours can change it. It asks a forked child of the host for
+// getpid through int $0x80 (as nobody when the tests run as root), and
+// nothing else.
+func RequireInt80(t testing.TB, testdata string) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("int $0x80 is amd64's i386 ABI; this is %s", runtime.GOARCH)
+	}
+	probe := filepath.Join(Probe(t, testdata), "probe")
+	int80.once.Do(func() {
+		cmd := exec.Command(probe, "int80", "getpid")
+		if os.Geteuid() == 0 {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				int80.err = errors.New("int $0x80 kills with " + ws.Signal().String() + " on this host, outside any sandbox")
+				return
+			}
+		}
+		if err != nil {
+			int80.err = errors.New("the int $0x80 check failed: " + err.Error() + ": " + string(out))
+		}
+	})
+	if int80.err != nil {
+		t.Skip(int80.err)
+	}
 }
