@@ -5,6 +5,7 @@ package sandbox
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/gosandbox/sandbox/internal/filter"
@@ -39,6 +40,20 @@ func compileResolved(name string, edit func(*specs.LinuxSeccomp)) (*program, err
 	if err != nil {
 		return nil, &ConfigError{Input: name, Err: err}
 	}
+	return newProgram(name, f)
+}
+
+// newProgram is a compiled filter that the launch can work under: a filter
+// that denies what the launcher calls after installing it could neither
+// start the program nor report why.
+func newProgram(input string, f *filter.Filter) (*program, error) {
+	denied, err := filter.LaunchDenied(f.BPF)
+	if err != nil {
+		return nil, &ConfigError{Input: input, Err: err}
+	}
+	if len(denied) > 0 {
+		return nil, &ConfigError{Input: input, Err: fmt.Errorf("%w: the profile denies what the launch needs: %s", filter.ErrProfile, strings.Join(denied, ", "))}
+	}
 	return &program{bpf: f.BPF, notify: f.Notify}, nil
 }
 
@@ -62,7 +77,9 @@ func customPolicy(input string, json []byte) (*policy, error) {
 		if err != nil {
 			return nil, &ConfigError{Input: input, Err: err}
 		}
-		prog = &program{bpf: f.BPF, notify: f.Notify}
+		if prog, err = newProgram(input, f); err != nil {
+			return nil, err
+		}
 		profileCache.Lock()
 		if profileCache.m == nil || len(profileCache.m) >= profileCacheSize {
 			profileCache.m = make(map[[32]byte]*program)

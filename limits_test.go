@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -329,6 +330,10 @@ func TestMixedVerdictsNoLeaks(t *testing.T) {
 			cmd.Stdout = j.stdout
 			res, err := sandbox.Run(cmd, j.opts...)
 			switch {
+			case err != nil && j.want == sandbox.Timeout && errors.Is(err, context.DeadlineExceeded):
+				// The deadline covers setup too: with 200
+				// launches at once on 2 cores, it may run out
+				// before the exec.
 			case err != nil:
 				errs <- fmt.Errorf("%q: %w", j.script, err)
 			case res.Status != j.want:
@@ -385,4 +390,73 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(entries)
+}
+
+// A profile that makes the start impossible (it denies what the launcher
+// calls after installing it) is refused at once, saying what it denies:
+// it never hangs the caller.
+func TestImpossibleProfiles(t *testing.T) {
+	tests := []struct {
+		name, profile, want string
+	}{
+		{"block all", `{"defaultAction":"SCMP_ACT_ERRNO"}`, "execve, write, exit_group"},
+		{"defaultErrnoRet, no allow rule", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38}`, "execve, write, exit_group"},
+		{"kill all", `{"defaultAction":"SCMP_ACT_KILL"}`, "execve, write, exit_group"},
+		{"exit_group but no write", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["execve","exit_group"],"action":"SCMP_ACT_ALLOW"}]}`, "write"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithProfile([]byte(tt.profile)))
+			var ce *sandbox.ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "the profile denies what the launch needs: "+tt.want) {
+				t.Fatalf("Run: %v, want a ConfigError naming %q", err, tt.want)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("took %v", took)
+			}
+		})
+	}
+}
+
+// No value of any limit takes down the caller. A memory limit below what a
+// launch needs once killed the calling process: the OOM killer chose the
+// launcher, which shares the caller's address space until its exec. Each
+// run here must end in an error or a Result, and this process must live on
+// to check it (were it killed, the whole package would fail).
+func TestTinyLimitsSpareTheCaller(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  sandbox.Option
+		want sandbox.Status // with a cgroup; 0: any
+	}{
+		{"memory 1", sandbox.WithMemory(1), sandbox.MemoryExceeded},
+		{"memory 4K", sandbox.WithMemory(4 << 10), sandbox.MemoryExceeded},
+		{"memory 64K", sandbox.WithMemory(64 << 10), sandbox.MemoryExceeded},
+		{"memory 128K", sandbox.WithMemory(128 << 10), sandbox.MemoryExceeded},
+		{"pids 1", sandbox.WithPids(1), 0},
+		{"cpu-time 1ns", sandbox.WithCPUTime(1), sandbox.CPUTimeExceeded},
+		{"output 1", sandbox.WithOutputLimit(1), sandbox.OutputExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cmd := sandbox.Command("/bin/sh", "-c", "echo hello; x=$(head -c 200000 /dev/zero | tr '\\0' a); echo ${#x}")
+			cmd.Stdout = &out
+			res, err := sandbox.Run(cmd, tt.opt, sandbox.WithTimeout(20*time.Second), sandbox.WithBestEffort())
+			switch {
+			case err != nil:
+				t.Logf("error: %v", err)
+			case res == nil:
+				t.Fatal("neither an error nor a Result")
+			case tt.want != 0 && haveCgroup() && res.Status != tt.want:
+				t.Errorf("status %v (signal %v), want %v; output %q", res.Status, res.Signal, tt.want, out.String())
+			default:
+				t.Logf("status %v exit %d", res.Status, res.ExitCode)
+			}
+		})
+	}
+	// And the caller still runs sandboxes.
+	res, out := limited(t, nil, "echo alive")
+	wantExit(t, res, out, 0)
 }

@@ -31,7 +31,11 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 
 // RunContext runs cmd in a new sandbox configured by opts and waits for it
 // to end. When ctx is done first, the program and every process of its pid
-// namespace are killed with SIGKILL.
+// namespace are killed with SIGKILL: the Status is Canceled when ctx was
+// cancelled, and Timeout when its deadline passed. ctx and WithTimeout
+// cover the whole run from its first step, setup included: a launch that
+// cannot finish is killed at the deadline, and RunContext returns a
+// *SetupError that wraps context.DeadlineExceeded (or ctx's cause).
 //
 // The error is non-nil only when the sandbox could not be built or the
 // program could not be started; the Result is then nil. The error is a
@@ -51,6 +55,11 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if c.lim.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, c.lim.timeout, &timeoutError{c.lim.timeout})
+		defer cancel()
 	}
 	argv, env, candidates, err := c.checkCmd(cmd)
 	if err != nil {
@@ -102,7 +111,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		defer runtime.UnlockOSThread()
 	}
 	start := time.Now()
-	proc, err := launch.Start(spec)
+	proc, err := launch.Start(ctx, spec)
 	st.closeChildEnds()
 	if err == nil && strict {
 		if err = enterStrict(proc.Pid); err != nil {
@@ -115,6 +124,21 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		return nil, launchError(cmd, err)
 	}
 	k.proc = proc
+	if grp != nil && c.lim.memory > 0 {
+		// Only now: until its exec the launcher shared our address
+		// space, and an OOM kill of it would have killed us too.
+		if err := grp.LimitMemory(c.lim.memory); err != nil {
+			if !errors.Is(err, unix.EBUSY) {
+				_ = proc.Kill()
+				_, _, _ = proc.Wait()
+				proc.Release()
+				return nil, &SetupError{Stage: "limits", Op: "memory limit", Err: err}
+			}
+			// v1 cannot go below what the sandbox holds already:
+			// it is over the limit from the start.
+			k.kill(MemoryExceeded)
+		}
+	}
 	var viol violations
 	var auditor *auditLog
 	if prog != nil {
@@ -208,11 +232,9 @@ func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered, strictKill, 
 	case ws.Signaled():
 		st, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
 		switch {
-		case ws.Signal() == syscall.SIGKILL && k.killed && k.reason != 0:
+		case ws.Signal() == syscall.SIGKILL && k.killed:
 			// The supervisor's own kill ended it.
 			st = k.reason
-		case ws.Signal() == syscall.SIGKILL && k.killed:
-			// A cancelled context: a plain SIGKILL.
 		case ws.Signal() == syscall.SIGSYS && filtered:
 			// Every filter can kill: its kill actions and its
 			// bad-arch action end the process with SIGSYS.
@@ -242,7 +264,7 @@ type killer struct {
 	proc   *launch.Process
 	done   bool   // the program is reaped: its pidfd is going away
 	killed bool   // the supervisor sent SIGKILL
-	reason Status // the limit of the first kill, or 0 (a cancelled context)
+	reason Status // the limit of the first kill, or Canceled
 }
 
 // kill sends SIGKILL to the program; killing the pid namespace's init
@@ -260,31 +282,19 @@ func (k *killer) kill(reason Status) {
 	_ = k.proc.Kill()
 }
 
-// watch starts the supervisor's watchers (the context, the wall clock,
-// the CPU time) and returns the function that stops them once the program
-// is reaped; after it no kill is sent.
+// watch starts the supervisor's watchers (the context, which carries the
+// wall-clock limit, and the CPU time) and returns the function that stops
+// them once the program is reaped; after it no kill is sent.
 func (k *killer) watch(ctx context.Context, lim *limits, grp *cgroup.Group) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
-	if ctx.Done() != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				var reason Status
-				if ctx.Err() == context.DeadlineExceeded {
-					reason = Timeout
-				}
-				k.kill(reason)
-			case <-quit:
-			}
-		}()
-	}
-	var wall *time.Timer
-	if lim.timeout > 0 {
-		wall = time.AfterFunc(lim.timeout, func() { k.kill(Timeout) })
-	}
+	stopCtx := context.AfterFunc(ctx, func() {
+		reason := Canceled
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			reason = Timeout
+		}
+		k.kill(reason)
+	})
 	if grp != nil && lim.cpuTime > 0 {
 		wg.Add(1)
 		go func() {
@@ -293,16 +303,24 @@ func (k *killer) watch(ctx context.Context, lim *limits, grp *cgroup.Group) (sto
 		}()
 	}
 	return func() {
+		stopCtx()
 		k.mu.Lock()
 		k.done = true
 		k.mu.Unlock()
-		if wall != nil {
-			wall.Stop()
-		}
 		close(quit)
 		wg.Wait()
 	}
 }
+
+// timeoutError is the cause of a run's context when WithTimeout ran out.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return "the time limit (WithTimeout " + e.d.String() + ") ran out"
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // watchCPU kills the sandbox once its cgroup has used limit of CPU time.
 // It sleeps for the least time the rest could take with every CPU busy, so

@@ -130,6 +130,9 @@ const (
 	// OutputExceeded: stdout and stderr together went past the output
 	// limit.
 	OutputExceeded
+	// Canceled: the context of RunContext was cancelled and the
+	// supervisor killed the sandbox.
+	Canceled
 )
 
 var statusNames = map[Status]string{
@@ -140,6 +143,7 @@ var statusNames = map[Status]string{
 	CPUTimeExceeded: "cpu_time_exceeded",
 	MemoryExceeded:  "memory_exceeded",
 	OutputExceeded:  "output_exceeded",
+	Canceled:        "canceled",
 }
 
 // String returns the status in snake case, as in the CLI's JSON.

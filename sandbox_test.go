@@ -528,21 +528,22 @@ func TestContextCancel(t *testing.T) {
 		t.Errorf("RunContext with a done context: %v", err)
 	}
 
-	// A cancellation is a plain SIGKILL.
+	// A cancellation is its own verdict, apart from a timeout, even
+	// with a WithTimeout not yet run out.
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	res, err = sandbox.RunContext(ctx, sandbox.Command("/bin/sleep", "100"))
+	res, err = sandbox.RunContext(ctx, sandbox.Command("/bin/sleep", "100"), sandbox.WithTimeout(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != sandbox.Signaled || res.Signal != syscall.SIGKILL {
-		t.Errorf("cancelled: status %v signal %v, want signaled SIGKILL", res.Status, res.Signal)
+	if res.Status != sandbox.Canceled || res.Signal != syscall.SIGKILL || res.ExitCode != 137 {
+		t.Errorf("cancelled: status %v signal %v exit %d, want canceled SIGKILL 137", res.Status, res.Signal, res.ExitCode)
 	}
 }
 
 func TestStatusText(t *testing.T) {
 	for s, want := range map[sandbox.Status]string{sandbox.Exited: "exited", sandbox.Signaled: "signaled", sandbox.SeccompKilled: "seccomp_killed",
-		sandbox.Timeout: "timeout", sandbox.CPUTimeExceeded: "cpu_time_exceeded", sandbox.MemoryExceeded: "memory_exceeded", sandbox.OutputExceeded: "output_exceeded"} {
+		sandbox.Timeout: "timeout", sandbox.CPUTimeExceeded: "cpu_time_exceeded", sandbox.MemoryExceeded: "memory_exceeded", sandbox.OutputExceeded: "output_exceeded", sandbox.Canceled: "canceled"} {
 		b, err := s.MarshalText()
 		if err != nil || string(b) != want || s.String() != want {
 			t.Errorf("%d: MarshalText %q %v, String %q; want %q", s, b, err, s, want)

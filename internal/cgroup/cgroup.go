@@ -254,8 +254,9 @@ type Group struct {
 }
 
 // Acquire returns a group with limits set and counters at zero, taken from
-// the pool or made.
+// the pool or made. Its memory is not limited yet: see LimitMemory.
 func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
+	l.Memory = 0
 	h.mu.Lock()
 	if h.closed {
 		h.closed = false
@@ -338,14 +339,12 @@ func (g *Group) setLimits(l Limits) error {
 	}
 	changed := func(a, b any) bool { return !g.written || a != b }
 	var err error
+	if changed(l.Memory, g.set.Memory) {
+		err = g.writeMemory(mem)
+	}
 	switch g.h.Version {
 	case V2:
 		d := g.dir("")
-		if changed(l.Memory, g.set.Memory) {
-			err = errors.Join(write(d, "memory.max", mem),
-				// Swap does not count as memory: allow none.
-				writeIfExists(d, "memory.swap.max", "0"))
-		}
 		if changed(l.Pids, g.set.Pids) {
 			err = errors.Join(err, write(d, "pids.max", pids))
 		}
@@ -362,18 +361,7 @@ func (g *Group) setLimits(l Limits) error {
 		usec, _ := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
 		g.cpuBase = time.Duration(usec) * time.Microsecond
 	case V1:
-		if mem == "max" {
-			mem = "-1"
-		}
 		m := g.dir("memory")
-		if changed(l.Memory, g.set.Memory) {
-			// memsw may never be below memory: lift it, set memory,
-			// then make memsw equal to it (no swap).
-			err = errors.Join(
-				writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
-				write(m, "memory.limit_in_bytes", mem),
-				writeIfExists(m, "memory.memsw.limit_in_bytes", mem))
-		}
 		if changed(l.Pids, g.set.Pids) {
 			err = errors.Join(err, write(g.dir("pids"), "pids.max", pids))
 		}
@@ -400,6 +388,41 @@ func (g *Group) setLimits(l Limits) error {
 		return fmt.Errorf("%s: set limits of %s: %w", g.h.Version, g.name, err)
 	}
 	g.set, g.written = l, true
+	return nil
+}
+
+// writeMemory writes the memory limit, in bytes or "max", swap allowed
+// none.
+func (g *Group) writeMemory(mem string) error {
+	if g.h.Version == V2 {
+		return errors.Join(write(g.dir(""), "memory.max", mem),
+			// Swap does not count as memory: allow none.
+			writeIfExists(g.dir(""), "memory.swap.max", "0"))
+	}
+	if mem == "max" {
+		mem = "-1"
+	}
+	// memsw may never be below memory: lift it, set memory, then make
+	// memsw equal to it (no swap).
+	m := g.dir("memory")
+	return errors.Join(
+		writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
+		write(m, "memory.limit_in_bytes", mem),
+		writeIfExists(m, "memory.memsw.limit_in_bytes", mem))
+}
+
+// LimitMemory limits the group's memory to bytes. Call it once the
+// launcher has exec'd: until then it shares the caller's address space,
+// and an OOM kill in the group would take the caller with it (the kernel
+// kills every process that shares the victim's mm). On v1, a limit below
+// what the group already uses can fail (EBUSY): the run is then over its
+// limit from the start.
+func (g *Group) LimitMemory(bytes int64) error {
+	if err := g.writeMemory(strconv.FormatInt(bytes, 10)); err != nil {
+		g.written = false // rewrite everything next time
+		return fmt.Errorf("%s: limit the memory of %s: %w", g.h.Version, g.name, err)
+	}
+	g.set.Memory = bytes
 	return nil
 }
 

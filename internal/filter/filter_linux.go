@@ -645,3 +645,31 @@ func Learning(native, n uint32) []byte {
 	}
 	return encode(raw)
 }
+
+// LaunchNeeds are the calls the launcher makes once the filter is in
+// place: execve, and write and exit_group to report a failed exec.
+var LaunchNeeds = []struct {
+	Name string
+	Nr   uint32
+}{{"execve", unix.SYS_EXECVE}, {"write", unix.SYS_WRITE}, {"exit_group", unix.SYS_EXIT_GROUP}}
+
+// LaunchDenied returns the names of the LaunchNeeds calls that prog does
+// not allow (or log) on the native arch. A launch under such a filter
+// cannot start the program, nor say why.
+func LaunchDenied(prog []byte) ([]string, error) {
+	vm, err := NewVM(prog)
+	if err != nil {
+		return nil, err
+	}
+	var denied []string
+	for _, c := range LaunchNeeds {
+		ret, err := vm.Decide(auditArch[nativeArch()], int32(c.Nr), [6]uint64{})
+		if err != nil {
+			return nil, err
+		}
+		if ret != retAllow && ret != retLog {
+			denied = append(denied, c.Name)
+		}
+	}
+	return denied, nil
+}

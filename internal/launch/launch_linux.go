@@ -16,10 +16,12 @@ package launch
 import "C"
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -107,7 +109,9 @@ type Process struct {
 
 // Start starts the child and returns once it has exec'd. A failure in the
 // child comes back as a *StepError; the child is then already reaped.
-func Start(spec *Spec) (*Process, error) {
+// When ctx is done before the exec, the child is killed from outside,
+// whatever it is doing, and the StepError wraps ctx's cause.
+func Start(ctx context.Context, spec *Spec) (*Process, error) {
 	p := spec.Program
 	var sync, errp [2]int
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
@@ -158,6 +162,14 @@ func Start(spec *Spec) (*Process, error) {
 	// died: it runs in our memory until then.
 	defer C.sb_release_stack(stack)
 	proc := &Process{Pid: pid, PidFD: int(pidfd)}
+	// A launcher that cannot finish (a filter that denies what it needs,
+	// a hung step) is killed at the deadline: setup runs under it too.
+	g := &guard{fd: proc.PidFD}
+	stopGuard := context.AfterFunc(ctx, g.kill)
+	defer func() {
+		stopGuard()
+		g.disarm() // before the pidfd may be closed and its number reused
+	}()
 
 	if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
 		if err := writeIDMaps(pid, spec); err != nil {
@@ -182,11 +194,41 @@ func Start(spec *Spec) (*Process, error) {
 	}
 	err = proc.readStatus(p, errp[0], sync[1])
 	closeAll(errp[0], sync[1])
+	if err == nil && g.disarm() {
+		// Killed at the deadline: the pipe's EOF was its death, not
+		// its exec (or both came at the deadline).
+		err = &StepError{Desc: Desc{Stage: "launch", Op: "setup"}, Err: context.Cause(ctx)}
+	}
 	if err != nil {
 		proc.kill()
 		return nil, err
 	}
 	return proc, nil
+}
+
+// guard kills a launching child through its pidfd, until disarmed.
+type guard struct {
+	mu       sync.Mutex
+	fd       int
+	disarmed bool
+	fired    bool
+}
+
+func (g *guard) kill() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.disarmed {
+		g.fired = true
+		_ = unix.PidfdSendSignal(g.fd, unix.SIGKILL, nil, 0)
+	}
+}
+
+// disarm stops the guard and says whether it had fired.
+func (g *guard) disarm() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.disarmed = true
+	return g.fired
 }
 
 // readStatus reads the child's reports until its exec closes the pipe: a

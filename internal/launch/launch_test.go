@@ -3,6 +3,7 @@
 package launch
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -10,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gosandbox/sandbox/internal/testenv"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +33,7 @@ func TestStartAndWait(t *testing.T) {
 	p := &Program{}
 	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
 	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/no/such", "/bin/sh"}, []string{"sh", "-c", "exit 3"}, nil)
-	proc, err := Start(userSpec(p))
+	proc, err := Start(context.Background(), userSpec(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func TestStepError(t *testing.T) {
 	p.Mount(Desc{Stage: "opt"}, "", "/no/such/target", "", unix.MS_REMOUNT, "", true)
 	p.Chdir(Desc{Stage: "workdir", Op: "chdir", Path: "/no/such/dir"}, "/no/such/dir")
 	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
-	_, err := Start(userSpec(p))
+	_, err := Start(context.Background(), userSpec(p))
 	var se *StepError
 	if !errors.As(err, &se) {
 		t.Fatalf("Start: %v, want a StepError", err)
@@ -61,7 +64,7 @@ func TestStepError(t *testing.T) {
 func TestExecNotFound(t *testing.T) {
 	p := &Program{}
 	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/no/such", "/also/not"}, []string{"x"}, nil)
-	_, err := Start(userSpec(p))
+	_, err := Start(context.Background(), userSpec(p))
 	if !errors.Is(err, unix.ENOENT) {
 		t.Fatalf("Start: %v, want ENOENT", err)
 	}
@@ -110,7 +113,7 @@ func TestCloneIntoCgroup(t *testing.T) {
 	spec := userSpec(p)
 	spec.Cgroup = f
 	spec.Prepare = func(int) error { t.Error("Prepare called, though clone3 put the child in its cgroup"); return nil }
-	proc, err := Start(spec)
+	proc, err := Start(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,4 +140,88 @@ func cgroup2Mount(t *testing.T) string {
 	}
 	testenv.Missing(t, "no cgroup2 mount")
 	return ""
+}
+
+// Setup runs under the deadline: a step that would block for ever (an
+// open of a FIFO that nobody reads) is killed from outside when ctx ends,
+// and Start returns ctx's cause.
+func TestStartDeadline(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &Program{}
+	p.Create(Desc{Stage: "root", Op: "create", Path: fifo}, fifo, 0o600)
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
+	spec := &Spec{Program: p} // no user namespace: the FIFO is root's
+	if os.Geteuid() != 0 {
+		spec = userSpec(p)
+		os.Chmod(filepath.Dir(fifo), 0o755)
+		os.Chmod(fifo, 0o666)
+	}
+	const deadline = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	_, err := Start(ctx, spec)
+	took := time.Since(start)
+	var se *StepError
+	if !errors.As(err, &se) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start: %v, want a StepError wrapping the deadline", err)
+	}
+	if took > deadline+time.Second {
+		t.Errorf("Start returned after %v for a deadline of %v", took, deadline)
+	}
+}
+
+// A launcher that fails under a filter denying write, exit_group and exit
+// (it can neither report nor exit) still ends, by a fault, which no filter
+// can refuse: it does not spin for ever with Start waiting on it.
+func TestDieUnderHostileFilter(t *testing.T) {
+	prog, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadAbsolute{Off: 0, Size: 4}, // the call's number
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT_GROUP, SkipTrue: 3},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT, SkipTrue: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipTrue: 1},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for _, in := range prog {
+		b = binary.NativeEndian.AppendUint16(b, in.Op)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	p := &Program{}
+	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
+	p.NoNewPrivs(Desc{Stage: "credentials"})
+	p.Seccomp(Desc{Stage: "seccomp"}, b, false)
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/no/such"}, []string{"x"}, nil)
+	type started struct {
+		proc *Process
+		err  error
+	}
+	done := make(chan started, 1)
+	go func() {
+		proc, err := Start(context.Background(), userSpec(p))
+		done <- started{proc, err}
+	}()
+	select {
+	case s := <-done:
+		// No report could be written: the pipe's EOF is all Start
+		// sees, and the wait status tells the fault.
+		if s.err != nil {
+			return
+		}
+		ws, _, err := s.proc.Wait()
+		s.proc.Release()
+		if err != nil || !ws.Signaled() || ws.Signal() != unix.SIGILL {
+			t.Errorf("wait: %v %v, want a SIGILL death", ws, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start did not return: the launcher spins on a denied exit")
+	}
 }
