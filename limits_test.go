@@ -460,3 +460,38 @@ func TestTinyLimitsSpareTheCaller(t *testing.T) {
 	res, out := limited(t, nil, "echo alive")
 	wantExit(t, res, out, 0)
 }
+
+// When the pids limit refuses a fork, the Result says so; the program's
+// own status is unchanged.
+func TestPidsLimitReached(t *testing.T) {
+	if !haveCgroup() {
+		t.Skip("rootless: RLIMIT_NPROC stands in for pids, and has no event to read; the root leg runs it")
+	}
+	res, out := limited(t, []sandbox.Option{sandbox.WithPids(4)}, "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done 2>/dev/null; echo done")
+	if res.Status != sandbox.Exited || !res.PidsLimitReached {
+		t.Errorf("status %v, PidsLimitReached %v; want exited and true: %s", res.Status, res.PidsLimitReached, out)
+	}
+	res, out = limited(t, []sandbox.Option{sandbox.WithPids(4)}, "sleep 0 & wait; echo done")
+	if res.Status != sandbox.Exited || res.PidsLimitReached {
+		t.Errorf("within the limit: status %v, PidsLimitReached %v: %s", res.Status, res.PidsLimitReached, out)
+	}
+}
+
+// The cgroup measures CPU time and peak memory whenever one can be had,
+// with no limit asked for.
+func TestAccountingWithoutLimits(t *testing.T) {
+	if !haveCgroup() {
+		t.Skip("rootless: no cgroup can be had here; the root leg runs it")
+	}
+	res, out := limited(t, nil, `exec python3 -c 'b = b"x" * (48 << 20); print(len(b))'`)
+	wantExit(t, res, out, 0)
+	if res.PeakMemory < 48<<20 {
+		t.Errorf("PeakMemory %d after touching 48 MiB", res.PeakMemory)
+	}
+	if res.CPUTime <= 0 {
+		t.Errorf("CPUTime %v", res.CPUTime)
+	}
+	if len(res.Enforced) != 0 {
+		t.Errorf("Enforced %+v with no limit asked for", res.Enforced)
+	}
+}

@@ -179,6 +179,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		if n, _ := grp.OOMKills(); n > 0 {
 			res.Status = MemoryExceeded
 		}
+		if n, _ := grp.PidsLimitHits(); n > 0 {
+			res.PidsLimitReached = true
+		}
 		// Without a pid namespace the program's descendants may live
 		// on, holding the output pipes that st.wait waits on: the
 		// cgroup knows them all.
@@ -407,13 +410,15 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	}
 	byRlimit("file-size", unix.RLIMIT_FSIZE, l.fileSize)
 	byRlimit("open-files", unix.RLIMIT_NOFILE, l.openFiles)
-	if !l.needCgroup() {
-		return nil, rl, nil
-	}
 	h, err := hierarchy()
 	var grp *cgroup.Group
 	if err == nil {
 		grp, err = h.Acquire(cgroup.Limits{Memory: l.memory, Pids: l.pids, CPUs: l.cpus})
+	}
+	if err != nil && !l.needCgroup() {
+		// Only for the accounting (CPU time, peak memory): go on
+		// without.
+		return nil, rl, nil
 	}
 	if err != nil {
 		if !l.bestEffort {

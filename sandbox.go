@@ -247,15 +247,21 @@ type Result struct {
 	// WallTime is the time from the launch to the reaping of the program.
 	WallTime time.Duration
 	// CPUTime is the user plus system time of every process of the
-	// sandbox, from its cgroup; without one (no cgroup limit asked for),
-	// of the program and the descendants it waited for, from rusage.
+	// sandbox, from its cgroup; where no cgroup can be had (rootless
+	// without delegation), of the program and the descendants it waited
+	// for, from rusage.
 	CPUTime time.Duration
 	// PeakMemory is the peak memory use of the sandbox in bytes, tmpfs
-	// pages included, from its cgroup; 0 without one (no cgroup limit
-	// asked for), since nothing else measures the whole sandbox.
+	// pages included, from its cgroup; 0 where no cgroup can be had,
+	// since nothing else measures the whole sandbox. A cgroup is used
+	// whenever one can be had, limits or not.
 	PeakMemory int64
 	// OutputTruncated says the output limit cut stdout and stderr.
 	OutputTruncated bool
+	// PidsLimitReached says the pids limit refused at least one fork or
+	// clone (the cgroup's pids.events): the program saw EAGAIN, and may
+	// have gone on. It does not change Status.
+	PidsLimitReached bool
 	// Enforced says what enforced each limit that was asked for.
 	Enforced []Enforcement
 	// Violations lists the system calls the policy denied, the first 64.

@@ -437,17 +437,18 @@ func oneLine(err error) string {
 
 // jsonResult is the Result as the CLI writes it.
 type jsonResult struct {
-	Status          string          `json:"status"`
-	ExitCode        int             `json:"exit_code"`
-	Signal          string          `json:"signal"`
-	SeccompMode     string          `json:"seccomp_mode"`
-	Violations      []jsonViolation `json:"violations"`
-	ViolationCount  int             `json:"violation_count"`
-	WallTimeNS      int64           `json:"wall_time_ns"`
-	CPUTimeNS       int64           `json:"cpu_time_ns"`
-	PeakMemoryBytes int64           `json:"peak_memory_bytes"`
-	OutputTruncated bool            `json:"output_truncated"`
-	Error           string          `json:"error,omitempty"`
+	Status           string          `json:"status"`
+	ExitCode         int             `json:"exit_code"`
+	Signal           string          `json:"signal"`
+	SeccompMode      string          `json:"seccomp_mode"`
+	Violations       []jsonViolation `json:"violations"`
+	ViolationCount   int             `json:"violation_count"`
+	WallTimeNS       int64           `json:"wall_time_ns"`
+	CPUTimeNS        int64           `json:"cpu_time_ns"`
+	PeakMemoryBytes  int64           `json:"peak_memory_bytes"`
+	OutputTruncated  bool            `json:"output_truncated"`
+	PidsLimitReached bool            `json:"pids_limit_reached"`
+	Error            string          `json:"error,omitempty"`
 }
 
 type jsonViolation struct {
@@ -471,6 +472,7 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		j.CPUTimeNS = res.CPUTime.Nanoseconds()
 		j.PeakMemoryBytes = res.PeakMemory
 		j.OutputTruncated = res.OutputTruncated
+		j.PidsLimitReached = res.PidsLimitReached
 		for _, v := range res.Violations {
 			j.Violations = append(j.Violations, jsonViolation{v.Syscall, v.Number, v.Arch, v.Action})
 		}

@@ -242,8 +242,9 @@ type Group struct {
 	paths map[string]string // controller -> directory
 	dirf  *os.File          // on v2, the directory, for CLONE_INTO_CGROUP
 	// Counters that cannot be reset, read when the run began.
-	oomBase uint64
-	cpuBase time.Duration
+	oomBase  uint64
+	pidsBase uint64
+	cpuBase  time.Duration
 	// memBase is the memory still charged when the run began (page cache
 	// of earlier runs, which the kernel reclaims before it would OOM).
 	memBase int64
@@ -383,12 +384,20 @@ func (g *Group) setLimits(l Limits) error {
 		ns, _ := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
 		g.cpuBase = time.Duration(ns)
 	}
+	g.pidsBase, _ = readKey(filepath.Join(g.dir("pids"), "pids.events"), "max")
 	if err != nil {
 		g.written = false
 		return fmt.Errorf("%s: set limits of %s: %w", g.h.Version, g.name, err)
 	}
 	g.set, g.written = l, true
 	return nil
+}
+
+// PidsLimitHits returns how many forks the pids limit refused in the group
+// since Acquire (pids.events "max").
+func (g *Group) PidsLimitHits() (uint64, error) {
+	n, err := readKey(filepath.Join(g.dir("pids"), "pids.events"), "max")
+	return n - g.pidsBase, err
 }
 
 // writeMemory writes the memory limit, in bytes or "max", swap allowed
@@ -448,11 +457,12 @@ func (g *Group) CPU() (time.Duration, error) {
 }
 
 // procsFiles returns the cgroup.procs files of the controllers a run needs:
-// on v1, cpuset only when it limits the CPUs.
+// on v1, cpuset only when it limits the CPUs and pids only when it limits
+// the pids (each v1 move costs the kernel an RCU grace period or so).
 func (g *Group) procsFiles() []string {
 	var files []string
 	for c, p := range g.paths {
-		if c == "cpuset" && g.set.CPUs == "" {
+		if (c == "cpuset" && g.set.CPUs == "") || (c == "pids" && g.set.Pids == 0) {
 			continue
 		}
 		files = append(files, filepath.Join(p, "cgroup.procs"))

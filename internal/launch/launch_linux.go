@@ -111,7 +111,7 @@ type Process struct {
 // child comes back as a *StepError; the child is then already reaped.
 // When ctx is done before the exec, the child is killed from outside,
 // whatever it is doing, and the StepError wraps ctx's cause.
-func Start(ctx context.Context, spec *Spec) (*Process, error) {
+func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 	p := spec.Program
 	var sync, errp [2]int
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
@@ -168,7 +168,18 @@ func Start(ctx context.Context, spec *Spec) (*Process, error) {
 	stopGuard := context.AfterFunc(ctx, g.kill)
 	defer func() {
 		stopGuard()
-		g.disarm() // before the pidfd may be closed and its number reused
+		// Disarmed before the pidfd may be closed and its number
+		// reused. Killed at the deadline, whatever failed next (a
+		// broken pipe, the pipe's EOF taken for an exec) was the
+		// kill's doing.
+		if !g.disarm() {
+			return
+		}
+		if err == nil {
+			proc.kill()
+			started = nil
+		}
+		err = &StepError{Desc: Desc{Stage: "launch", Op: "setup"}, Err: context.Cause(ctx)}
 	}()
 
 	if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
@@ -186,7 +197,7 @@ func Start(ctx context.Context, spec *Spec) (*Process, error) {
 		}
 	}
 	// Release the child.
-	_, err := unix.Write(sync[1], []byte{0})
+	_, err = unix.Write(sync[1], []byte{0})
 	if err != nil {
 		closeAll(sync[1], errp[0])
 		proc.kill()
@@ -194,11 +205,6 @@ func Start(ctx context.Context, spec *Spec) (*Process, error) {
 	}
 	err = proc.readStatus(p, errp[0], sync[1])
 	closeAll(errp[0], sync[1])
-	if err == nil && g.disarm() {
-		// Killed at the deadline: the pipe's EOF was its death, not
-		// its exec (or both came at the deadline).
-		err = &StepError{Desc: Desc{Stage: "launch", Op: "setup"}, Err: context.Cause(ctx)}
-	}
 	if err != nil {
 		proc.kill()
 		return nil, err
