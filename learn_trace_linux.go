@@ -117,12 +117,15 @@ func nextEvent(tracees map[int]bool, st *unix.WaitStatus, r *unix.Rusage) int {
 }
 
 // tracerOf returns the tracer of pid (TracerPid in /proc/PID/status), or 0.
-func tracerOf(pid int) int {
+func tracerOf(pid int) int { return procStatus(pid, "TracerPid") }
+
+// procStatus returns the number in field key of /proc/PID/status, or 0.
+func procStatus(pid int, key string) int {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
-	_, rest, _ := strings.Cut(string(b), "\nTracerPid:\t")
+	_, rest, _ := strings.Cut(string(b), "\n"+key+":\t")
 	n, _ := strconv.Atoi(strings.Fields(rest + " 0")[0])
 	return n
 }

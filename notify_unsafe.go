@@ -14,6 +14,7 @@ import (
 type seccompNotif [80]byte
 
 func (n *seccompNotif) id() uint64   { return binary.NativeEndian.Uint64(n[0:]) }
+func (n *seccompNotif) pid() int     { return int(binary.NativeEndian.Uint32(n[8:])) }
 func (n *seccompNotif) nr() int32    { return int32(binary.NativeEndian.Uint32(n[16:])) }
 func (n *seccompNotif) arch() uint32 { return binary.NativeEndian.Uint32(n[20:]) }
 
@@ -36,6 +37,12 @@ func notifSend(fd int, id uint64, errno unix.Errno) error {
 	binary.NativeEndian.PutUint64(resp[0:], id)
 	binary.NativeEndian.PutUint32(resp[16:], uint32(-int32(errno)))
 	return ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp))
+}
+
+// notifIDValid says whether the caller of notification id still waits
+// for its answer, which also means its pid is still its own.
+func notifIDValid(fd int, id uint64) bool {
+	return ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_ID_VALID, unsafe.Pointer(&id)) == nil
 }
 
 func ioctl(fd int, req uintptr, arg unsafe.Pointer) error {

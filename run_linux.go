@@ -141,18 +141,31 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	var viol violations
 	var auditor *auditLog
-	if prog != nil {
-		// The audit records of kills, where they can be read (root).
+	// With a listener the supervisor answers the filter's denials and
+	// kills itself; without, the kernel kills (SIGSYS), and the audit
+	// records name the call where they can be read (root).
+	kernelKills := prog != nil && proc.Listener == nil
+	if kernelKills {
 		auditor = audit()
 	}
 	stopNotifier := func() {}
 	if proc.Listener != nil {
-		n, err := startNotifier(proc.Listener, prog.bpf, &viol)
+		mainPid := proc.Pid
+		n, err := startNotifier(proc.Listener, prog.bpf, &viol, func(pid int) {
+			if pid == mainPid {
+				k.seccompKilled()
+			}
+		})
 		if err != nil {
+			// Unanswered, the program's denied calls would block
+			// for ever.
 			proc.Listener.Close()
-		} else {
-			stopNotifier = n.stop
+			_ = proc.Kill()
+			_, _, _ = proc.Wait()
+			proc.Release()
+			return nil, &SetupError{Stage: "seccomp", Op: "start the notifier", Err: err}
 		}
+		stopNotifier = n.stop
 	}
 	st.start()
 	stop := k.watch(ctx, &c.lim, grp)
@@ -200,12 +213,12 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	// Without a cgroup (WithBestEffort), RLIMIT_CPU stands in for the
 	// CPU-time limit.
 	cpuByRlimit := grp == nil && c.lim.cpuTime > 0
-	res.verdict(ws, k, prog != nil, strictCall >= 0, cpuByRlimit, c.lim.cpuTime)
+	res.verdict(ws, k, kernelKills, strictCall >= 0, cpuByRlimit, c.lim.cpuTime)
 	switch {
 	case res.Status != SeccompKilled:
 	case strictCall >= 0:
 		viol.add(strictViolation(strictCall))
-	case prog != nil:
+	case kernelKills:
 		viol.add(killViolation(auditor, proc.Pid))
 	}
 	res.Violations, res.ViolationCount = viol.list, viol.count
@@ -224,10 +237,11 @@ func strictViolation(nr int) Violation {
 
 // verdict sets Status, ExitCode and Signal from the wait status and what
 // the supervisor saw, in the precedence documented on Result. A
-// MemoryExceeded status is set already. filtered says a seccomp filter was
-// installed, strictKill that strict mode's exit stop showed a forbidden
-// call, cpuByRlimit that RLIMIT_CPU enforced the CPU-time limit cpuTime.
-func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered, strictKill, cpuByRlimit bool, cpuTime time.Duration) {
+// MemoryExceeded status is set already. kernelKills says a seccomp filter
+// was installed whose kills the kernel carries out, strictKill that strict
+// mode's exit stop showed a forbidden call, cpuByRlimit that RLIMIT_CPU
+// enforced the CPU-time limit cpuTime.
+func (res *Result) verdict(ws unix.WaitStatus, k *killer, kernelKills, strictKill, cpuByRlimit bool, cpuTime time.Duration) {
 	var st Status
 	switch {
 	case ws.Exited():
@@ -235,10 +249,14 @@ func (res *Result) verdict(ws unix.WaitStatus, k *killer, filtered, strictKill, 
 	case ws.Signaled():
 		st, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
 		switch {
+		case ws.Signal() == syscall.SIGKILL && k.seccomp:
+			// The supervisor carried out a kill action of the
+			// filter: reported as the kernel's would be.
+			st, res.Signal, res.ExitCode = SeccompKilled, syscall.SIGSYS, 128+int(syscall.SIGSYS)
 		case ws.Signal() == syscall.SIGKILL && k.killed:
 			// The supervisor's own kill ended it.
 			st = k.reason
-		case ws.Signal() == syscall.SIGSYS && filtered:
+		case ws.Signal() == syscall.SIGSYS && kernelKills:
 			// Every filter can kill: its kill actions and its
 			// bad-arch action end the process with SIGSYS.
 			st = SeccompKilled
@@ -268,6 +286,19 @@ type killer struct {
 	done   bool   // the program is reaped: its pidfd is going away
 	killed bool   // the supervisor sent SIGKILL
 	reason Status // the limit of the first kill, or Canceled
+	// seccomp says the notifier killed the program for a kill action
+	// of the filter.
+	seccomp bool
+}
+
+// seccompKilled records that the notifier killed the program for a kill
+// action.
+func (k *killer) seccompKilled() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.killed {
+		k.seccomp = true
+	}
 }
 
 // kill sends SIGKILL to the program; killing the pid namespace's init

@@ -43,18 +43,21 @@ type notifier struct {
 	vm   *filter.VM
 	done chan struct{}
 	out  *violations
+	// killed is told the host pid of each process the notifier killed
+	// for a kill action.
+	killed func(pid int)
 }
 
 // startNotifier answers the calls of lst, a listener in Go's netpoller (as
 // launch makes it): the loop waits there rather than on a thread of its
 // own, and RECV is only called once the listener is readable, so it never
 // blocks.
-func startNotifier(lst *os.File, bpf []byte, out *violations) (*notifier, error) {
+func startNotifier(lst *os.File, bpf []byte, out *violations, killed func(pid int)) (*notifier, error) {
 	vm, err := filter.NewVM(bpf)
 	if err != nil {
 		return nil, err
 	}
-	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out}
+	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out, killed: killed}
 	go n.loop()
 	return n, nil
 }
@@ -87,17 +90,62 @@ func (n *notifier) loop() {
 			continue // the caller died meanwhile (ENOENT), or a signal
 		}
 		ret, err := n.vm.Decide(req.arch(), req.nr(), req.args())
+		name, abi := filter.SyscallName(req.arch(), int(req.nr()))
+		if name == "" {
+			name = "unknown"
+		}
+		v := Violation{Syscall: name, Number: int(req.nr()), Arch: abi, Action: "errno", Args: req.args(), Source: "user-notification"}
+		if err == nil && filter.IsKill(ret) {
+			// Named first, then killed: the caller waits,
+			// killably, for an answer it never gets.
+			v.Action = "kill"
+			n.out.add(v)
+			_ = rc.Control(func(fd uintptr) {
+				if pid, ok := killCaller(int(fd), &req); ok {
+					n.killed(pid)
+				}
+			})
+			continue
+		}
 		errno := unix.EPERM
 		if err == nil && ret&0xffff0000 == 0x00050000 { // SECCOMP_RET_ERRNO
 			errno = unix.Errno(ret & 0xffff)
 		}
 		_ = rc.Control(func(fd uintptr) { _ = notifSend(int(fd), req.id(), errno) }) // ENOENT: the caller is gone
-		name, abi := filter.SyscallName(req.arch(), int(req.nr()))
-		if name == "" {
-			name = "unknown"
-		}
-		n.out.add(Violation{Syscall: name, Number: int(req.nr()), Arch: abi, Action: "errno", Args: req.args(), Source: "user-notification"})
+		n.out.add(v)
 	}
+}
+
+// killCaller kills, with SIGKILL, the process whose thread made the call
+// of req (a kill action: the whole process), and returns its host pid.
+// The pid is checked to be the caller's own, not a reused one: a pidfd
+// pins the process, and the notification still being pending (ID_VALID)
+// shows that its thread, and so the process, was alive meanwhile.
+func killCaller(lfd int, req *seccompNotif) (int, bool) {
+	tid := req.pid()
+	pid := tgidOf(tid)
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer unix.Close(pfd)
+	if pid != tid {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(tid)); err != nil {
+			return 0, false
+		}
+	}
+	if !notifIDValid(lfd, req.id()) {
+		return 0, false
+	}
+	return pid, unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0) == nil
+}
+
+// tgidOf returns the process (thread group) of thread tid, or tid.
+func tgidOf(tid int) int {
+	if n := procStatus(tid, "Tgid"); n > 0 {
+		return n
+	}
+	return tid
 }
 
 // stop ends the loop and closes the listener.

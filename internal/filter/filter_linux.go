@@ -22,9 +22,10 @@ import (
 type Filter struct {
 	// BPF is the program as an array of struct sock_filter, native endian.
 	BPF []byte
-	// Notify is BPF with every errno return made SECCOMP_RET_USER_NOTIF,
-	// for a supervisor that answers each denied call itself (with the
-	// errno BPF gives) and so learns of it. It is nil when the program does
+	// Notify is BPF with every errno and kill return made
+	// SECCOMP_RET_USER_NOTIF, for a supervisor that answers each denied
+	// call itself (with the errno BPF gives, or by killing the caller)
+	// and so learns of it. It is nil when the program does
 	// not allow read, write and execve on the native arch whatever their
 	// arguments: the launcher needs them after installing the filter.
 	Notify []byte
@@ -139,15 +140,22 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	return f, nil
 }
 
-// notifyVariant returns prog with its errno returns made USER_NOTIF.
+// notifyVariant returns prog with its errno and kill returns made
+// USER_NOTIF.
 func notifyVariant(prog []bpf.RawInstruction) []bpf.RawInstruction {
 	out := slices.Clone(prog)
 	for i, in := range out {
-		if in.Op == 0x06 && in.K&0xffff0000 == retErrno {
+		if in.Op == 0x06 && (in.K&0xffff0000 == retErrno || IsKill(in.K)) {
 			out[i].K = unix.SECCOMP_RET_USER_NOTIF
 		}
 	}
 	return out
+}
+
+// IsKill says whether a SECCOMP_RET_* value kills: KILL_PROCESS or
+// KILL_THREAD.
+func IsKill(ret uint32) bool {
+	return ret&0xffff0000 == retKillProcess || ret&0xffff0000 == unix.SECCOMP_RET_KILL_THREAD
 }
 
 // notifySafe says whether prog allows read, write and execve on the native

@@ -360,10 +360,20 @@ func TestCompactMatchesFull(t *testing.T) {
 	}
 }
 
-// The notify variant answers exactly where the program gives an errno,
-// and nowhere else.
+// The notify variant answers exactly where the program gives an errno or
+// kills, and nowhere else.
 func TestNotifyVariant(t *testing.T) {
-	f := dockerDefault(t, nil)
+	for _, kill := range []bool{false, true} {
+		f := dockerDefault(t, nil)
+		if kill {
+			f = dockerDefault(t, func(p *specs.LinuxSeccomp) { p.DefaultAction = specs.ActKillProcess })
+		}
+		checkNotifyVariant(t, f)
+	}
+}
+
+func checkNotifyVariant(t *testing.T, f *filter.Filter) {
+	t.Helper()
 	if f.Notify == nil {
 		t.Fatal("no notify variant for Docker's default")
 	}
@@ -372,7 +382,7 @@ func TestNotifyVariant(t *testing.T) {
 		for _, args := range [][6]uint64{{}, {unix.CLONE_NEWUSER}} {
 			a, _ := v.Decide(archX86_64, nr, args)
 			b, _ := n.Decide(archX86_64, nr, args)
-			if a&0xffff0000 == retErrno {
+			if a&0xffff0000 == retErrno || filter.IsKill(a) {
 				a = unix.SECCOMP_RET_USER_NOTIF
 			}
 			if a != b {
@@ -380,6 +390,9 @@ func TestNotifyVariant(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestNotifyVariantNeedsWrite(t *testing.T) {
 	// A profile that denies write gets no variant: the launcher needs it.
 	p, err := seccomp.LoadProfile(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["write"],"action":"SCMP_ACT_ERRNO"}]}`, noCaps())
 	if err != nil {
