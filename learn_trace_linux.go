@@ -14,102 +14,90 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// learnTraceOptions trace a learning run's program and every process and
+// thread it makes, from birth.
+const learnTraceOptions = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
+
 // traceLearn follows a learning run on its tracer's thread, from the exec
-// stop of its first process pid to that process's end. The learning filter
-// returns SECCOMP_RET_TRACE for every call: each stops its process in a
-// ptrace stop, which no signal cuts short; traceLearn records the call and
-// lets it go ahead. New processes and threads are traced from birth
-// (PTRACE_O_TRACEFORK, VFORK, CLONE). It returns pid's wait status and
-// rusage.
-func traceLearn(pid int, rec *learned) (ws unix.WaitStatus, ru unix.Rusage, err error) {
+// stop of its program pid (attached with learnTraceOptions) until every
+// process it traces has ended and been reaped: until then, the sandbox's
+// init cannot end its pid namespace. The learning filter returns
+// SECCOMP_RET_TRACE for every call: each stops its process in a ptrace
+// stop, which no signal cuts short; traceLearn records the call and lets
+// it go ahead.
+func traceLearn(pid int, rec *learned) error {
 	if err := waitStop(pid); err != nil {
-		return ws, ru, fmt.Errorf("wait for the exec stop: %w", err)
-	}
-	const opts = unix.PTRACE_O_TRACESECCOMP | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-		unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
-	if err := unix.PtraceSetOptions(pid, opts); err != nil {
-		return ws, ru, fmt.Errorf("PTRACE_SETOPTIONS: %w", err)
+		return fmt.Errorf("wait for the exec stop: %w", err)
 	}
 	if err := unix.PtraceCont(pid, 0); err != nil {
-		return ws, ru, fmt.Errorf("PTRACE_CONT: %w", err)
+		return fmt.Errorf("PTRACE_CONT: %w", err)
 	}
 	tracees := map[int]bool{pid: true}
-	fresh := map[int]bool{} // traced from birth, their first SIGSTOP not yet seen
-	adopt := func(child int) {
-		if !tracees[child] {
-			tracees[child], fresh[child] = true, true
-		}
-	}
 	tid := unix.Gettid()
-	for {
-		// Peek first: this thread may be the parent of another run's
-		// process too (it made it before it was locked to this run),
-		// whose end is that run's to reap.
+	for len(tracees) > 0 {
+		// Peek first: this thread may be the parent of another
+		// process (os/exec's, say), whose end is its owner's to reap.
 		var info unix.Siginfo
 		if err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
-			return ws, ru, fmt.Errorf("waitid: %w", err)
+			return fmt.Errorf("waitid: %w", err)
 		}
 		who := int(siginfoPid(&info))
 		if !tracees[who] && tracerOf(who) == tid {
 			// A new process can stop before its parent's fork
 			// event says it exists: it is ours if we trace it.
-			adopt(who)
+			tracees[who] = true
 		}
 		var st unix.WaitStatus
-		var r unix.Rusage
 		if !tracees[who] {
 			// Another child of this thread, whose owner reaps it
 			// when it will: look past it, at our own tracees.
-			if who = nextEvent(tracees, &st, &r); who == 0 {
+			if who = nextEvent(tracees, &st); who == 0 {
 				time.Sleep(100 * time.Microsecond)
 				continue
 			}
-		} else if _, err := unix.Wait4(who, &st, unix.WALL, &r); err != nil {
+		} else if _, err := unix.Wait4(who, &st, unix.WALL, nil); err != nil {
 			if err == unix.EINTR {
 				continue
 			}
-			return ws, ru, fmt.Errorf("wait4 %d: %w", who, err)
+			if err == unix.ECHILD {
+				delete(tracees, who) // gone, and reaped by another
+				continue
+			}
+			return fmt.Errorf("wait4 %d: %w", who, err)
 		}
 		if st.Exited() || st.Signaled() {
 			delete(tracees, who)
-			if who == pid {
-				return st, r, nil
-			}
 			continue
 		}
-		sig := 0
-		switch cause := st.TrapCause(); {
-		case !st.Stopped():
+		if !st.Stopped() {
 			continue
-		case st.StopSignal() == unix.SIGTRAP && cause == unix.PTRACE_EVENT_SECCOMP:
+		}
+		switch ev := eventOf(st); {
+		case st.StopSignal() == unix.SIGTRAP && ev == unix.PTRACE_EVENT_SECCOMP:
 			if arch, nr, ok := syscallInfo(who); ok {
 				rec.add(call{arch, nr})
 			}
-		case st.StopSignal() == unix.SIGTRAP && (cause == unix.PTRACE_EVENT_FORK || cause == unix.PTRACE_EVENT_VFORK || cause == unix.PTRACE_EVENT_CLONE):
+		case st.StopSignal() == unix.SIGTRAP && (ev == unix.PTRACE_EVENT_FORK || ev == unix.PTRACE_EVENT_VFORK || ev == unix.PTRACE_EVENT_CLONE):
 			if child, err := unix.PtraceGetEventMsg(who); err == nil {
-				adopt(int(child))
+				tracees[int(child)] = true
 			}
-		case st.StopSignal() == unix.SIGTRAP && cause > 0:
-			// An exec event: nothing to deliver.
-		case st.StopSignal() == unix.SIGSTOP && fresh[who]:
-			delete(fresh, who) // a new process's first stop
-		default:
-			sig = int(st.StopSignal()) // the process's own signal, delivered as it came
 		}
-		if err := unix.PtraceCont(who, sig); err != nil && err != unix.ESRCH {
-			return ws, ru, fmt.Errorf("PTRACE_CONT %d: %w", who, err)
+		if err := resumeTracee(who, st); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // nextEvent reaps a pending event of one of the tracees, without waiting,
 // and returns its pid, or 0.
-func nextEvent(tracees map[int]bool, st *unix.WaitStatus, r *unix.Rusage) int {
+func nextEvent(tracees map[int]bool, st *unix.WaitStatus) int {
 	for pid := range tracees {
-		if n, err := unix.Wait4(pid, st, unix.WALL|unix.WNOHANG, r); err == nil && n == pid {
+		if n, err := unix.Wait4(pid, st, unix.WALL|unix.WNOHANG, nil); err == nil && n == pid {
 			return pid
 		}
 	}

@@ -67,6 +67,7 @@ type config struct {
 	workDir    string // the inside path of WithWorkDir
 	lim        limits
 	learn      *learned // a Learn run's record, or nil
+	noInit     bool     // WithoutInit
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -198,6 +199,24 @@ func WithoutNamespaces(s ns.Set) Option {
 			return &ConfigError{Input: "WithoutNamespaces", Err: fmt.Errorf("unknown namespaces %s", s&^ns.All)}
 		}
 		c.namespaces &^= s
+		return nil
+	}
+}
+
+// WithoutInit runs the program as pid 1 of its pid namespace, with no init
+// before it. By default a minimal init is pid 1 (the launcher itself, no
+// extra exec): it forwards the signals the sandbox gets to the program,
+// reaps orphans, and reports the program's exact wait status, and its end
+// kills what is left in the namespace. Without it the program is pid 1,
+// and the kernel drops every signal that it has no handler for, its own
+// included: abort() and a failed assert() end with SIGSEGV rather than
+// SIGABRT, raise(SIGTERM) and kill $$ do nothing, and a fault under
+// ptrace (strict mode, learning) repeats for ever. Orphans are reaped
+// only if the program does it. WithoutNamespaces(ns.PID) has no init
+// either.
+func WithoutInit() Option {
+	return func(c *config) error {
+		c.noInit = true
 		return nil
 	}
 }

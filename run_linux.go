@@ -90,9 +90,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	defer st.closeAll()
 	strict := c.policy == strictPolicy
-	// Strict mode and learning trace the program: a PTRACE_TRACEME
-	// child's tracer is the thread that cloned it, so clone, trace and
-	// wait on one locked thread.
+	// Strict mode and learning trace the program: its tracer is the
+	// thread that attaches (in Start), so start, trace and wait on one
+	// locked thread.
 	traced := strict || c.learn != nil
 
 	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, rlimits)
@@ -114,10 +114,8 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	proc, err := launch.Start(ctx, spec)
 	st.closeChildEnds()
 	if err == nil && strict {
-		if err = enterStrict(proc.Pid); err != nil {
-			_ = proc.Kill()
-			_, _, _ = proc.Wait()
-			proc.Release()
+		if err = enterStrict(proc.Guest); err != nil {
+			proc.Abort()
 		}
 	}
 	if err != nil {
@@ -129,9 +127,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		// space, and an OOM kill of it would have killed us too.
 		if err := grp.LimitMemory(c.lim.memory); err != nil {
 			if !errors.Is(err, unix.EBUSY) {
-				_ = proc.Kill()
-				_, _, _ = proc.Wait()
-				proc.Release()
+				proc.Abort()
 				return nil, &SetupError{Stage: "limits", Op: "memory limit", Err: err}
 			}
 			// v1 cannot go below what the sandbox holds already:
@@ -150,7 +146,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	stopNotifier := func() {}
 	if proc.Listener != nil {
-		mainPid := proc.Pid
+		mainPid := proc.Guest
 		n, err := startNotifier(proc.Listener, prog.bpf, &viol, func(pid int) {
 			if pid == mainPid {
 				k.seccompKilled()
@@ -160,9 +156,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 			// Unanswered, the program's denied calls would block
 			// for ever.
 			proc.Listener.Close()
-			_ = proc.Kill()
-			_, _, _ = proc.Wait()
-			proc.Release()
+			proc.Abort()
 			return nil, &SetupError{Stage: "seccomp", Op: "start the notifier", Err: err}
 		}
 		stopNotifier = n.stop
@@ -175,11 +169,14 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	strictCall := -1
 	switch {
 	case strict:
-		ws, ru, strictCall, err = waitStrict(proc.Pid)
+		strictCall, err = waitStrict(proc.Guest)
 	case c.learn != nil:
-		ws, ru, err = traceLearn(proc.Pid, c.learn)
-	default:
+		err = traceLearn(proc.Guest, c.learn)
+	}
+	if err == nil {
 		ws, ru, err = proc.Wait()
+	} else {
+		proc.Abort()
 	}
 	res.WallTime = time.Since(start)
 	stop()
@@ -219,7 +216,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	case strictCall >= 0:
 		viol.add(strictViolation(strictCall))
 	case kernelKills:
-		viol.add(killViolation(auditor, proc.Pid))
+		viol.add(killViolation(auditor, proc.Guest))
 	}
 	res.Violations, res.ViolationCount = viol.list, viol.count
 	return res, nil
@@ -625,6 +622,15 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	// The parent-death signal: if the supervisor dies, so does the
 	// sandbox (armed after the uid change, which clears it).
 	p.Pdeathsig(d("credentials", "parent-death signal", ""), int(unix.SIGKILL))
+	if c.namespaces.Has(ns.PID) && !c.noInit {
+		// An init as pid 1: the program is pid 2, so that the kernel
+		// delivers the signals it has no handler for (a pid 1 drops
+		// them: abort() would not abort, a fault would loop). The
+		// steps below run in the program only, the filter above all:
+		// the init has none, and so must never be reachable by the
+		// program (it makes itself non-dumpable).
+		p.Init(d("init", "fork the program", ""))
+	}
 	p.UnblockSignals(d("signals", "unblock", ""))
 	switch {
 	case prog != nil && prog.notify != nil:
@@ -635,14 +641,16 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	case prog != nil && c.learn != nil:
 		// Learning: the filter's traps stop the program for its
 		// tracer, which records each call (traceLearn).
-		p.Traceme(d("learn", "PTRACE_TRACEME", ""))
+		spec.Trace = learnTraceOptions
+		p.Tracee(d("learn", "PTRACE_SEIZE", ""))
 		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
 	case prog != nil:
 		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
 	}
 	if c.policy == strictPolicy {
 		// Strict mode is entered at the exec stop (enterStrict).
-		p.Traceme(d("strict", "PTRACE_TRACEME", ""))
+		spec.Trace = unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
+		p.Tracee(d("strict", "PTRACE_SEIZE", ""))
 		p.ExecStatic(d("exec", "execve", cmd.Path), candidates, argv, env)
 		return spec, nil
 	}

@@ -194,9 +194,10 @@ func TestIsolation(t *testing.T) {
 		script string
 		want   string
 	}{
-		// While ls reads /proc only sh and ls exist (no pipeline,
-		// whose other end may or may not be forked yet).
-		{"pid namespace", `echo $$; ls /proc > /tmp/procs; grep -c '^[0-9]' /tmp/procs`, "1\n2\n"},
+		// The init is pid 1 and the program pid 2; while ls reads
+		// /proc only they and ls exist (no pipeline, whose other end
+		// may or may not be forked yet).
+		{"pid namespace", `echo $$; ls /proc > /tmp/procs; grep -c '^[0-9]' /tmp/procs`, "2\n3\n"},
 		{"uid and gid", "id -u; id -g; id -G", "65534\n65534\n65534\n"},
 		{"hostname", "cat /proc/sys/kernel/hostname", "sandbox\n"},
 		{"read-only root", "touch /x 2>/dev/null || echo ro; touch /usr/x 2>/dev/null || echo ro; touch /etc/x 2>/dev/null || echo ro", "ro\nro\nro\n"},

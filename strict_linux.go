@@ -17,6 +17,15 @@ func enterStrict(pid int) error {
 	if err := waitStop(pid); err != nil {
 		return fail("wait for the exec stop", err)
 	}
+	// The exec event stops the guest inside execve, whose return value
+	// would overwrite what we set: go on to the syscall-exit stop, from
+	// where the guest returns to user space with our registers.
+	if err := unix.PtraceSyscall(pid, 0); err != nil {
+		return fail("PTRACE_SYSCALL", err)
+	}
+	if err := waitStop(pid); err != nil {
+		return fail("wait for the exit of execve", err)
+	}
 	var regs unix.PtraceRegs
 	if err := unix.PtraceGetRegs(pid, &regs); err != nil {
 		return fail("PTRACE_GETREGS", err)
@@ -66,37 +75,62 @@ func enterStrict(pid int) error {
 	return nil
 }
 
-// waitStrict waits for the traced guest pid to end, on its tracer's thread.
-// Strict mode kills with do_exit(SIGKILL) inside the forbidden call, so the
-// exit stop shows that call's number; a SIGKILL from anywhere else comes
-// outside a call or inside one of the allowed four. It returns the number
-// of the call strict mode killed the guest in, or -1.
-func waitStrict(pid int) (ws unix.WaitStatus, ru unix.Rusage, call int, err error) {
+// waitStrict waits for the traced guest pid to end, on its tracer's thread,
+// and reaps it (its init reports its wait status). Strict mode kills with
+// do_exit(SIGKILL) inside the forbidden call, so the exit stop shows that
+// call's number; a SIGKILL from anywhere else comes outside a call or
+// inside one of the allowed four. It returns the number of the call strict
+// mode killed the guest in, or -1.
+func waitStrict(pid int) (call int, err error) {
 	call = -1
 	for {
-		_, err := unix.Wait4(pid, &ws, unix.WALL, &ru)
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return ws, ru, call, fmt.Errorf("wait4 %d: %w", pid, err)
+			return call, fmt.Errorf("wait4 %d: %w", pid, err)
 		}
 		if ws.Exited() || ws.Signaled() {
-			return ws, ru, call, nil
+			return call, nil
 		}
 		if !ws.Stopped() {
 			continue
 		}
-		sig := 0
-		if ws.StopSignal() == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXIT {
+		if ws.StopSignal() == unix.SIGTRAP && eventOf(ws) == unix.PTRACE_EVENT_EXIT {
 			call = exitStopCall(pid)
-		} else if ws.StopSignal() != unix.SIGTRAP {
-			sig = int(ws.StopSignal()) // deliver the guest's signal as it came
 		}
-		if err := unix.PtraceCont(pid, sig); err != nil && err != unix.ESRCH {
-			return ws, ru, call, fmt.Errorf("PTRACE_CONT %d: %w", pid, err)
+		if err := resumeTracee(pid, ws); err != nil {
+			return call, err
 		}
 	}
+}
+
+// eventOf is the PTRACE_EVENT_* of a ptrace stop, or 0.
+func eventOf(ws unix.WaitStatus) int { return int(ws>>16) & 0xff }
+
+// resumeTracee lets a seized tracee that wait reported stopped go on: a
+// group-stop stays a stop (PTRACE_LISTEN, until a SIGCONT), an event stop
+// (an exec, a fork, the first stop of a new tracee) continues with no
+// signal, and a signal-delivery stop delivers its signal as it came.
+func resumeTracee(pid int, ws unix.WaitStatus) error {
+	sig := 0
+	switch {
+	case eventOf(ws) == unix.PTRACE_EVENT_STOP && ws.StopSignal() != unix.SIGTRAP:
+		_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_LISTEN, uintptr(pid), 0, 0, 0, 0)
+		if e != 0 && e != unix.ESRCH {
+			return fmt.Errorf("PTRACE_LISTEN %d: %w", pid, e)
+		}
+		return nil
+	case eventOf(ws) != 0:
+	default:
+		sig = int(ws.StopSignal())
+	}
+	if err := unix.PtraceCont(pid, sig); err != nil && err != unix.ESRCH {
+		return fmt.Errorf("PTRACE_CONT %d: %w", pid, err)
+	}
+	return nil
 }
 
 // exitStopCall returns the call that pid, stopped at its exit, was killed
@@ -118,7 +152,7 @@ func exitStopCall(pid int) int {
 	}
 }
 
-// waitStop waits for pid to stop with SIGTRAP.
+// waitStop waits for pid to stop with SIGTRAP (its exec event stop).
 func waitStop(pid int) error {
 	var ws unix.WaitStatus
 	for {

@@ -1,12 +1,14 @@
 //go:build linux && cgo
 
-// Package launch starts a sandboxed child: clone with fresh namespaces, a
-// list of setup steps run by a small C interpreter in the child, then execve.
+// Package launch starts a sandboxed child: fresh namespaces, a list of
+// setup steps run by a small C interpreter in the child, then execve.
 //
-// The child is made with clone(CLONE_VM) on a private stack (launcher.c), so
-// a launch costs the same whatever the size of the caller's heap. The steps
-// are plain data built in Go; the child only interprets them with raw
-// system calls and reports the index of a failed step and its errno.
+// The child is forked by a zygote (zygote.c): a small process, started once
+// per supervisor process from this executable before its Go runtime, so a
+// launch costs the same whatever the size of the caller's heap and the
+// child shares no memory with the caller. The steps are plain data built
+// in Go; the child only interprets them with raw system calls and reports
+// the index of a failed step and its errno.
 package launch
 
 /*
@@ -21,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -55,9 +58,10 @@ const (
 	codeUnblockSignals = C.SB_UNBLOCK_SIGNALS
 	codeSeccomp        = C.SB_SECCOMP
 	codeExec           = C.SB_EXEC
-	codeTraceme        = C.SB_TRACEME
+	codeTracee         = C.SB_TRACEE
 	codeUnshare        = C.SB_UNSHARE
 	codeExecStatic     = C.SB_EXEC_STATIC
+	codeInit           = C.SB_INIT
 )
 
 // Why ExecStatic refused a guest: the Err of its StepError.
@@ -68,10 +72,27 @@ const (
 	ErrDynamic = unix.Errno(C.SB_EDYNAMIC)
 )
 
+// The layout of the C structs, from C.
+var (
+	cfg  C.struct_sb_config
+	stp  C.struct_sb_step
+	rec  C.struct_sb_record
+	req  C.struct_sb_request
+	repl C.struct_sb_reply
+)
+
 const (
-	stepSize   = int(unsafe.Sizeof(C.struct_sb_step{}))
-	configSize = int(unsafe.Sizeof(C.struct_sb_config{}))
-	failSize   = int(unsafe.Sizeof(C.struct_sb_failure{}))
+	stepSize   = int(unsafe.Sizeof(stp))
+	stepArgs   = len(stp.a)
+	configSize = int(unsafe.Sizeof(cfg))
+	recordSize = int(unsafe.Sizeof(rec))
+	offCode    = int(unsafe.Offsetof(stp.code))
+	offFlags   = int(unsafe.Offsetof(stp.flags))
+	offArgs    = int(unsafe.Offsetof(stp.a))
+	offNSteps  = int(unsafe.Offsetof(cfg.nsteps))
+	offNSlots  = int(unsafe.Offsetof(cfg.nslots))
+	offSteps   = int(unsafe.Offsetof(cfg.steps))
+	offSlots   = int(unsafe.Offsetof(cfg.slots))
 )
 
 // Spec is one launch.
@@ -84,7 +105,7 @@ type Spec struct {
 	// DenySetgroups writes "deny" to the child's setgroups file first, as
 	// an unprivileged parent must before it may write a gid_map.
 	DenySetgroups bool
-	// Program is what the child does between clone and execve.
+	// Program is what the child does between its fork and execve.
 	Program *Program
 	// Cgroup, when not nil, is a cgroup v2 directory the child is made in
 	// (clone3 with CLONE_INTO_CGROUP). Where the kernel cannot, the child
@@ -95,16 +116,30 @@ type Spec struct {
 	// it into its cgroup, say), unless CgroupFD put it there already. An
 	// error kills the child.
 	Prepare func(pid int) error
+	// Trace are the ptrace options (PTRACE_O_*) the program is attached
+	// with at its Tracee step, by the thread that calls Start.
+	Trace int
 }
 
 // Process is a started child.
 type Process struct {
+	// Pid and PidFD are the child: the sandbox's init, or the program
+	// itself when the program has no Init step.
 	Pid   int
 	PidFD int
+	// Guest is the program's pid (host pid namespace), or 0 when it
+	// ended before its init told it.
+	Guest int
 	// Listener is the seccomp user-notification listener of the child's
 	// filter, when its Seccomp step asked for one; non-blocking, so that
 	// it waits in Go's netpoller.
 	Listener *os.File
+	// status is the pipe on which an init reports the program's wait
+	// status, or -1.
+	status int
+	// traced says Guest is attached (Spec.Trace): its end must be reaped
+	// by its tracer before its pid namespace can end.
+	traced bool
 }
 
 // Start starts the child and returns once it has exec'd. A failure in the
@@ -112,7 +147,6 @@ type Process struct {
 // When ctx is done before the exec, the child is killed from outside,
 // whatever it is doing, and the StepError wraps ctx's cause.
 func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
-	p := spec.Program
 	var sync, errp [2]int
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -128,40 +162,43 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 		}
 	}
 
-	buf := p.encode(sync, errp)
-	mem := C.malloc(C.size_t(len(buf)))
-	if mem == nil {
-		closeAll(sync[0], sync[1], errp[0], errp[1])
-		return nil, fmt.Errorf("malloc: %w", unix.ENOMEM)
-	}
-	defer C.free(mem)
-	arena := unsafe.Slice((*byte)(mem), len(buf))
-	copy(arena, buf)
-	base := uint64(uintptr(mem))
-	for _, at := range p.relocs {
-		v := binary.NativeEndian.Uint64(arena[at:])
-		binary.NativeEndian.PutUint64(arena[at:], v+base)
-	}
-
-	var pidfd C.int
-	var stack unsafe.Pointer
-	pid, inCgroup := -int(unix.ENOSYS), false
+	// The fds the child gets: the pipes first, then those of FDs steps,
+	// by their index in this list, then the cgroup.
+	fds := []int{sync[0], errp[1]}
+	index := map[int32]int32{}
+	blk, relocs := spec.Program.encode(func(fd int32) int32 {
+		i, ok := index[fd]
+		if !ok {
+			i = int32(len(fds))
+			index[fd] = i
+			fds = append(fds, int(fd))
+		}
+		return i
+	})
+	cgroup := -1
 	if spec.Cgroup != nil {
-		pid = int(C.sb_clone3((*C.struct_sb_config)(mem), C.ulong(spec.CloneFlags), C.int(spec.Cgroup.Fd()), &pidfd, &stack))
-		inCgroup = pid >= 0
+		cgroup = len(fds)
+		fds = append(fds, int(spec.Cgroup.Fd()))
 	}
-	if pid == -int(unix.ENOSYS) {
-		pid = int(C.sb_clone((*C.struct_sb_config)(mem), C.ulong(spec.CloneFlags), &pidfd, &stack))
-	}
+	pid, inCgroup, err := zyg.spawn(uint64(spec.CloneFlags), blk, relocs, cgroup, fds)
 	closeAll(sync[0], errp[1])
-	if pid < 0 {
-		closeAll(sync[1], errp[0])
-		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "clone"}, Err: unix.Errno(-pid)}
+	if err == nil && pid < 0 {
+		err = &StepError{Desc: Desc{Stage: "clone", Op: "clone"}, Err: unix.Errno(-pid)}
 	}
-	// The stack and the arena stay mapped until the child has exec'd or
-	// died: it runs in our memory until then.
-	defer C.sb_release_stack(stack)
-	proc := &Process{Pid: pid, PidFD: int(pidfd)}
+	if err != nil {
+		closeAll(sync[1], errp[0])
+		return nil, err
+	}
+	// Our child (CLONE_PARENT), which nobody else can reap: its pid
+	// stays its own until we wait for it.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		reap(pid)
+		closeAll(sync[1], errp[0])
+		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "pidfd_open"}, Err: err}
+	}
+	proc := &Process{Pid: pid, PidFD: pidfd, Guest: pid, status: -1}
 	// A launcher that cannot finish (a filter that denies what it needs,
 	// a hung step) is killed at the deadline: setup runs under it too.
 	g := &guard{fd: proc.PidFD}
@@ -182,34 +219,48 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 		err = &StepError{Desc: Desc{Stage: "launch", Op: "setup"}, Err: context.Cause(ctx)}
 	}()
 
+	fail := func(err error) (*Process, error) {
+		closeAll(sync[1], errp[0])
+		proc.kill()
+		return nil, err
+	}
 	if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
 		if err := writeIDMaps(pid, spec); err != nil {
-			closeAll(sync[1], errp[0])
-			proc.kill()
-			return nil, err
+			return fail(err)
 		}
 	}
 	if spec.Prepare != nil && !inCgroup {
 		if err := spec.Prepare(pid); err != nil {
-			closeAll(sync[1], errp[0])
-			proc.kill()
-			return nil, err
+			return fail(err)
 		}
 	}
 	// Release the child.
-	_, err = unix.Write(sync[1], []byte{0})
-	if err != nil {
-		closeAll(sync[1], errp[0])
-		proc.kill()
-		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "release child"}, Err: err}
+	if _, err = unix.Write(sync[1], []byte{0}); err != nil {
+		return fail(&StepError{Desc: Desc{Stage: "clone", Op: "release child"}, Err: err})
 	}
-	err = proc.readStatus(p, errp[0], sync[1])
-	closeAll(errp[0], sync[1])
+	running, err := proc.readStatus(spec, errp[0], sync[1])
+	unix.Close(sync[1])
 	if err != nil {
+		unix.Close(errp[0])
 		proc.kill()
 		return nil, err
 	}
+	if running {
+		proc.status = errp[0] // the init's report of the program's end comes on it
+	} else {
+		unix.Close(errp[0])
+	}
 	return proc, nil
+}
+
+// reap waits for pid to end.
+func reap(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // guard kills a launching child through its pidfd, until disarmed.
@@ -237,45 +288,96 @@ func (g *guard) disarm() bool {
 	return g.fired
 }
 
-// readStatus reads the child's reports until its exec closes the pipe: a
-// failed step, or a listener to take over.
-func (proc *Process) readStatus(p *Program, errp, sync int) error {
+// readStatus reads the child's reports until the program runs: its exec
+// closed the pipe (no init: running is false), or its init said it
+// started (running is true); or a step failed.
+func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err error) {
 	for {
-		var rec [failSize]byte
-		n, err := readFull(errp, rec[:])
+		var b [recordSize]byte
+		n, err := readFull(errp, b[:])
 		switch {
 		case err != nil:
-			return &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
+			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
 		case n == 0:
-			return nil // exec'd
-		case n != failSize:
-			return &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
+			return false, nil // exec'd
+		case n != recordSize:
+			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
 		}
-		step := int(int32(binary.NativeEndian.Uint32(rec[0:])))
-		code := int(int32(binary.NativeEndian.Uint32(rec[4:])))
-		if step == C.SB_LISTENER {
+		step := int(int32(binary.NativeEndian.Uint32(b[0:])))
+		code := int(int32(binary.NativeEndian.Uint32(b[4:])))
+		switch step {
+		case C.SB_LISTENER:
 			fd, err := unix.PidfdGetfd(proc.PidFD, code, 0)
 			if err != nil {
-				return &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
+				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
 			}
 			// Non-blocking before it becomes a File: then the File
 			// is pollable, in Go's netpoller.
 			if err := unix.SetNonblock(fd, true); err != nil {
 				unix.Close(fd)
-				return &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
+				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
 			}
 			proc.Listener = os.NewFile(uintptr(fd), "seccomp-listener")
 			if _, err := unix.Write(sync, []byte{0}); err != nil {
-				return &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
+				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
 			}
-			continue
+		case C.SB_TRACEE:
+			pid, err := proc.pidOf(code)
+			if err == nil {
+				err = seize(pid, spec.Trace)
+			}
+			if err != nil {
+				return false, &StepError{Desc: Desc{Stage: "trace", Op: "PTRACE_SEIZE"}, Err: err}
+			}
+			proc.Guest, proc.traced = pid, true
+			if _, err := unix.Write(sync, []byte{0}); err != nil {
+				return false, &StepError{Desc: Desc{Stage: "trace", Op: "resume the program"}, Err: err}
+			}
+		case C.SB_STARTED:
+			// A program that has ended already (and been reaped by
+			// its init) has no pid left to know, nor need of one.
+			proc.Guest = 0
+			if pid, err := proc.pidOf(code); err == nil {
+				proc.Guest = pid
+			}
+			return true, nil
+		default:
+			d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
+			if p := spec.Program; step >= 0 && step < len(p.descs) {
+				d = p.descs[step]
+			}
+			return false, &StepError{Desc: d, Err: unix.Errno(code)}
 		}
-		d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
-		if step >= 0 && step < len(p.descs) {
-			d = p.descs[step]
-		}
-		return &StepError{Desc: d, Err: unix.Errno(code)}
 	}
+}
+
+// pidOf returns the host pid of the process behind the pidfd that the
+// child holds as fd.
+func (proc *Process) pidOf(fd int) (int, error) {
+	pfd, err := unix.PidfdGetfd(proc.PidFD, fd, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(pfd)
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pfd))
+	if err != nil {
+		return 0, err
+	}
+	_, rest, _ := strings.Cut(string(b), "\nPid:\t")
+	pid, err := strconv.Atoi(strings.Fields(rest + " x")[0])
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("no pid in the fdinfo of a pidfd: %q", b)
+	}
+	return pid, nil
+}
+
+// seize attaches to pid with ptrace options opts, from this thread.
+func seize(pid, opts int) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, uintptr(opts), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // kill ends the child and reaps it.
@@ -284,17 +386,43 @@ func (p *Process) kill() {
 		p.Listener.Close()
 	}
 	_ = unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(p.Pid, &ws, 0, nil); err != unix.EINTR {
-			break
-		}
+	if p.traced && p.Guest != p.Pid {
+		// Ours to reap first: until then its init cannot end.
+		reapTracee(p.Guest)
 	}
+	reap(p.Pid)
 	unix.Close(p.PidFD)
 }
 
-// Release closes the pidfd. Call it once nothing may call Kill any more.
-func (p *Process) Release() { unix.Close(p.PidFD) }
+// reapTracee waits for the traced pid (not our child) to end.
+func reapTracee(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// Abort kills the child, reaps it (and a traced program first), and
+// releases the Process: for a run given up after Start.
+func (p *Process) Abort() {
+	p.kill()
+	p.PidFD = -1
+	p.Release()
+}
+
+// Release closes the pidfd and the status pipe. Call it once nothing may
+// call Kill any more.
+func (p *Process) Release() {
+	if p.PidFD >= 0 {
+		unix.Close(p.PidFD)
+	}
+	if p.status >= 0 {
+		unix.Close(p.status)
+		p.status = -1
+	}
+}
 
 // Kill sends SIGKILL to the child. With a pid namespace, the kernel then
 // kills every process of the namespace.
@@ -302,8 +430,12 @@ func (p *Process) Kill() error {
 	return unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
 }
 
-// Wait reaps the child. The pidfd stays open (Kill after Wait is harmless)
-// until Release.
+// Wait reaps the child and returns the program's wait status: with an
+// init, the one it reported (exit code or signal, and the core-dump
+// flag), or the init's own when it was killed before it could. The
+// rusage is the child's, which with an init counts every process it
+// reaped. The pidfd stays open (Kill after Wait is harmless) until
+// Release.
 func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
 	var ws unix.WaitStatus
 	var ru unix.Rusage
@@ -315,8 +447,16 @@ func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
 		if err != nil {
 			return ws, ru, fmt.Errorf("wait4 %d: %w", p.Pid, err)
 		}
-		return ws, ru, nil
+		break
 	}
+	if p.status >= 0 {
+		// The init is gone: its report, if any, is in the pipe.
+		var b [recordSize]byte
+		if n, _ := readFull(p.status, b[:]); n == recordSize && int32(binary.NativeEndian.Uint32(b[0:])) == C.SB_STATUS {
+			ws = unix.WaitStatus(binary.NativeEndian.Uint32(b[4:]))
+		}
+	}
+	return ws, ru, nil
 }
 
 func readFull(fd int, b []byte) (int, error) {

@@ -71,24 +71,41 @@ func TestExecNotFound(t *testing.T) {
 }
 
 // The encoded block points at its own data: every relocation lands inside
-// it, and the config's counts are the program's.
+// it, the config's counts are the program's, and the fds of an FDs step
+// are written as their indices.
 func TestEncode(t *testing.T) {
 	p := &Program{}
 	p.OpenTree(Desc{}, "/usr", true, 2, 1, 0)
 	p.WriteFile(Desc{}, "/etc/x", []byte("data"), 0o644)
+	p.FDs(Desc{}, []int32{7, 9})
 	p.Exec(Desc{}, []string{"/bin/true"}, []string{"true", "a"}, []string{"A=1"})
-	buf := p.encode([2]int{3, 4}, [2]int{5, 6})
-	if got := int(binary.NativeEndian.Uint32(buf[16:])); got != 3 {
+	buf, relocs := p.encode(func(fd int32) int32 { return fd * 10 })
+	if got := int(binary.NativeEndian.Uint32(buf[offNSteps:])); got != 4 {
 		t.Errorf("nsteps %d", got)
 	}
-	if got := int(binary.NativeEndian.Uint32(buf[20:])); got != 3 {
+	if got := int(binary.NativeEndian.Uint32(buf[offNSlots:])); got != 3 {
 		t.Errorf("nslots %d, want 3 (slot 2 used)", got)
 	}
-	for _, at := range p.relocs {
+	for _, at := range relocs {
 		if off := binary.NativeEndian.Uint64(buf[at:]); off == 0 || off >= uint64(len(buf)) {
 			t.Errorf("relocation at %d points to %d, outside the block of %d", at, off, len(buf))
 		}
 	}
+	steps := int(binary.NativeEndian.Uint64(buf[offSteps:]))
+	src := int(binary.NativeEndian.Uint64(buf[steps+2*stepSize+offArgs:]))
+	if a, b := int32(binary.NativeEndian.Uint32(buf[src:])), int32(binary.NativeEndian.Uint32(buf[src+4:])); a != 70 || b != 90 {
+		t.Errorf("FDs sources %d %d, want 70 90", a, b)
+	}
+}
+
+// A step is built with at most the arguments struct sb_step holds.
+func TestStepCapacity(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("a step with too many arguments did not panic")
+		}
+	}()
+	(&Program{}).add(Desc{}, codeExec, 0, make([]arg, stepArgs+1)...)
 }
 
 // clone3 with CLONE_INTO_CGROUP makes the child in a cgroup v2 directory

@@ -1,17 +1,16 @@
 // The launcher's child side.
 //
-// sb_clone starts a child with clone(CLONE_VM): the child runs on its own
-// small stack inside the parent's address space until it calls execve. That
-// keeps the launch cost flat in the size of the caller's heap (a fork would
-// copy its page tables), but it puts the child under the rules of vfork
-// children and more: it shares the parent's memory while the parent keeps
-// running. So the child:
-//   - makes only raw system calls (no libc: errno and every other libc state
-//     live in the parent thread's TLS, which the child shares),
-//   - writes no memory but its own stack, its own sb_config and the slots,
-//   - starts with every signal blocked and resets every handler before it
-//     unblocks them (the Go runtime's handlers must never run on this stack),
-//   - reports a failure as (step, errno) on a pipe and exits.
+// The zygote (zygote.c) forks a child per launch; the child interprets the
+// steps of its block (struct sb_config) with raw system calls, from the
+// new namespaces to execve, and reports a failure as (step, errno) on a
+// pipe. It is a fork of the zygote, a small process that never ran the Go
+// runtime: it shares nothing with the caller's address space, so a kill of
+// it (an OOM kill in the sandbox's cgroup, say) can never reach the caller.
+//
+// With SB_INIT, the child forks the program at that step and stays as its
+// init, the pid 1 of the sandbox: it forwards the signals it gets to the
+// program, reaps orphans, and when the program ends reports its exact wait
+// status and exits, which ends the pid namespace.
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,70 +34,36 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "launcher.h"
+#include "raw.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
+#endif
+#ifndef __WALL
+#define __WALL 0x40000000
 #endif
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
 
+// The program's stack between its fork by the init and its exec.
 #define STACK_SIZE (64 * 1024)
-#define PAGE 4096
-
-#if defined(__x86_64__)
-static long raw6(long n, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	long ret;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-#elif defined(__aarch64__)
-static long raw6(long n, long a, long b, long c, long d, long e, long f)
-{
-	register long x8 __asm__("x8") = n;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	register long x3 __asm__("x3") = d;
-	register long x4 __asm__("x4") = e;
-	register long x5 __asm__("x5") = f;
-	__asm__ volatile("svc #0"
-			 : "+r"(x0)
-			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-			 : "memory");
-	return x0;
-}
-#else
-#error "the launcher supports amd64 and arm64"
-#endif
-
-#define SYS0(n) raw6((n), 0, 0, 0, 0, 0, 0)
-#define SYS1(n, a) raw6((n), (long)(a), 0, 0, 0, 0, 0)
-#define SYS2(n, a, b) raw6((n), (long)(a), (long)(b), 0, 0, 0, 0)
-#define SYS3(n, a, b, c) raw6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define SYS4(n, a, b, c, d) raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define SYS5(n, a, b, c, d, e) raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 
 #define P(x) ((const char *)(uintptr_t)(x))
 
 // die reports a failed step and ends the child in bounded time, even
 // under a filter that denies exit_group and exit: a spin there would hold
 // a CPU and the supervisor's Start for ever.
-static void __attribute__((noreturn)) die(int err_fd, int step, long err)
+static void __attribute__((noreturn)) die(struct sb_config *cfg, int step, long err)
 {
-	struct sb_failure f = {.step = step, .err = (int32_t)-err};
-	SYS3(SYS_write, err_fd, &f, sizeof f);
+	struct sb_record f = {.step = step, .err = (int32_t)-err};
+	cfg->failed = 1; // for the init, if this is the program
+	SYS3(SYS_write, cfg->err_fd, &f, sizeof f);
 	SYS1(SYS_exit_group, 127);
 	SYS1(SYS_exit, 127); // the only thread: the process ends
 	// A fault is no system call, so no filter can refuse it, and the
@@ -158,7 +123,7 @@ static long clear_caps(void)
 // n and the sync pipe fd n+1 (both close-on-exec), and closes every other
 // fd. Fixed numbers let a learning filter allow the launcher's own last
 // calls on exactly those fds; the next fd made (a seccomp listener) is n+2.
-static long set_fds(struct sb_config *cfg, int32_t *src, long n, int *err_fd)
+static long set_fds(struct sb_config *cfg, int32_t *src, long n)
 {
 	long r;
 	// Everything out of 0..n+1 first, so that no dup3 below overwrites a
@@ -168,19 +133,19 @@ static long set_fds(struct sb_config *cfg, int32_t *src, long n, int *err_fd)
 			return r;
 		src[i] = (int32_t)r;
 	}
-	if ((r = SYS3(SYS_fcntl, *err_fd, F_DUPFD_CLOEXEC, n + 2)) < 0)
+	if ((r = SYS3(SYS_fcntl, cfg->err_fd, F_DUPFD_CLOEXEC, n + 2)) < 0)
 		return r;
-	*err_fd = (int)r;
+	cfg->err_fd = (int32_t)r;
 	if ((r = SYS3(SYS_fcntl, cfg->sync_fd, F_DUPFD_CLOEXEC, n + 2)) < 0)
 		return r;
 	cfg->sync_fd = (int32_t)r;
 	for (long i = 0; i < n; i++)
 		if ((r = SYS3(SYS_dup3, src[i], i, 0)) < 0)
 			return r;
-	if ((r = SYS3(SYS_dup3, *err_fd, n, O_CLOEXEC)) < 0 ||
+	if ((r = SYS3(SYS_dup3, cfg->err_fd, n, O_CLOEXEC)) < 0 ||
 	    (r = SYS3(SYS_dup3, cfg->sync_fd, n + 1, O_CLOEXEC)) < 0)
 		return r;
-	*err_fd = (int)n;
+	cfg->err_fd = (int32_t)n;
 	cfg->sync_fd = (int32_t)(n + 1);
 	// Only the passed fds survive: an inherited fd of the host (a
 	// directory, a socket) is a way out (runc CVE-2024-21626). Closed,
@@ -278,7 +243,9 @@ static long exec_static(const uint64_t *cands, const char *const *argv, const ch
 	return eacces ? eacces : -ENOENT;
 }
 
-static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd)
+static long tracee(struct sb_config *cfg);
+
+static long run_step(struct sb_config *cfg, const struct sb_step *s)
 {
 	const uint64_t *a = s->a;
 	long r;
@@ -355,7 +322,7 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 			return r;
 		// The parent may have died before the signal was armed: its
 		// end of the error pipe is then closed, which poll reports.
-		struct pollfd p = {.fd = *err_fd, .events = 0};
+		struct pollfd p = {.fd = cfg->err_fd, .events = 0};
 		r = SYS3(SYS_poll, &p, 1, 0);
 		if (r < 0)
 			return r;
@@ -368,7 +335,7 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 		return SYS4(SYS_prlimit64, 0, a[0], &rl, 0);
 	}
 	case SB_FDS:
-		return set_fds(cfg, (int32_t *)(uintptr_t)a[0], (long)a[1], err_fd);
+		return set_fds(cfg, (int32_t *)(uintptr_t)a[0], (long)a[1]);
 	case SB_UNBLOCK_SIGNALS: {
 		uint64_t none = 0;
 		return SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
@@ -389,9 +356,9 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 			return fd;
 		// The listener is close-on-exec: the parent takes it now, and
 		// the program never has it (it could answer for itself).
-		struct sb_failure n = {.step = SB_LISTENER, .err = (int32_t)fd};
+		struct sb_record n = {.step = SB_LISTENER, .err = (int32_t)fd};
 		char b;
-		if ((r = SYS3(SYS_write, *err_fd, &n, sizeof n)) < 0)
+		if ((r = SYS3(SYS_write, cfg->err_fd, &n, sizeof n)) < 0)
 			return r;
 		// Left open: it is close-on-exec, and a close here would be
 		// one more call the profile must allow before the exec.
@@ -401,8 +368,8 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 	}
 	case SB_UNSHARE:
 		return SYS1(SYS_unshare, a[0]);
-	case SB_TRACEME:
-		return SYS4(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0);
+	case SB_TRACEE:
+		return tracee(cfg);
 	case SB_EXEC_STATIC:
 		return exec_static((const uint64_t *)(uintptr_t)a[0],
 				   (const char *const *)(uintptr_t)a[1],
@@ -415,67 +382,34 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s, int *err_fd
 	return -EINVAL;
 }
 
-static int child_main(void *arg)
-{
-	struct sb_config *cfg = arg;
-	int err_fd = cfg->err_fd;
-	char b;
-
-	// Every handler back to the default while all signals are still
-	// blocked: the inherited handlers are the Go runtime's, and they
-	// must never run on this thread.
-	uint64_t dfl[4] = {0, 0, 0, 0};
-	for (long sig = 1; sig <= 64; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			SYS4(SYS_rt_sigaction, sig, dfl, 0, 8);
-
-	SYS1(SYS_close, cfg->sync_peer);
-	SYS1(SYS_close, cfg->err_peer);
-	// Wait for the parent to write the id maps. EOF means it is gone.
-	// The pipe stays open (close-on-exec) for a listener's hand-over.
-	if (SYS3(SYS_read, cfg->sync_fd, &b, 1) != 1)
-		SYS1(SYS_exit_group, 127);
-
-	for (int i = 0; i < cfg->nsteps; i++) {
-		const struct sb_step *s = &cfg->steps[i];
-		long r = run_step(cfg, s, &err_fd);
-		if (r == -ENOENT && (s->flags & SB_OPTIONAL))
-			continue;
-		if (r < 0)
-			die(err_fd, i, r);
-	}
-	die(err_fd, cfg->nsteps, -EINVAL); // the last step must be an exec
-}
+static void run_steps(struct sb_config *cfg, int from) __attribute__((noreturn));
 
 static char *new_stack(long *err)
 {
-	char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (stack == MAP_FAILED) {
-		*err = -errno;
+	char *stack = (char *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if ((long)stack < 0 && (long)stack > -4096) {
+		*err = (long)stack;
 		return NULL;
 	}
-	// A guard page: a runaway child stack faults instead of writing over
-	// the parent's memory.
-	if (mprotect(stack, PAGE, PROT_NONE) < 0) {
-		*err = -errno;
-		munmap(stack, STACK_SIZE);
+	// A guard page: a runaway stack faults instead of writing over
+	// whatever lies below it.
+	long r = SYS3(SYS_mprotect, stack, sb_page_size, PROT_NONE);
+	if (r < 0) {
+		*err = r;
+		SYS2(SYS_munmap, stack, STACK_SIZE);
 		return NULL;
 	}
 	return stack;
 }
 
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
-
 struct sb_clone_args {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-// raw_clone3 makes the child with clone3. The child starts on its new stack
-// with no frame to return to: the trampoline calls fn(arg) from registers
-// the kernel preserves, then exit_group with its result.
+// raw_clone3 makes a child with clone3 on a new stack. The child starts
+// there with no frame to return to: the trampoline calls fn(arg) from
+// registers the kernel preserves, then exit_group with its result.
 static long raw_clone3(struct sb_clone_args *args, int (*fn)(void *), void *arg)
 {
 #if defined(__x86_64__)
@@ -519,55 +453,130 @@ static long raw_clone3(struct sb_clone_args *args, int (*fn)(void *), void *arg)
 #endif
 }
 
-long sb_clone3(struct sb_config *cfg, unsigned long flags, int cgroup_fd, int *pidfd, void **stackp)
+static void put(struct sb_config *cfg, int32_t step, int32_t err)
 {
-	uint64_t all = ~0ULL, old;
+	struct sb_record rec = {.step = step, .err = err};
+	SYS3(SYS_write, cfg->err_fd, &rec, sizeof rec);
+}
+
+// tracee hands the supervisor a pidfd of this process and waits until it
+// has attached (PTRACE_SEIZE): the program is then traced from its exec on,
+// by the supervisor, whatever process is its parent.
+static long tracee(struct sb_config *cfg)
+{
+	char b;
+	long pid = SYS0(SYS_getpid);
+	long fd = SYS2(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return fd;
+	struct sb_record rec = {.step = SB_TRACEE, .err = (int32_t)fd};
+	long r = SYS3(SYS_write, cfg->err_fd, &rec, sizeof rec);
+	if (r >= 0 && (r = SYS3(SYS_read, cfg->sync_fd, &b, 1)) != 1)
+		r = r < 0 ? r : -EPIPE;
+	SYS1(SYS_close, fd);
+	return r < 0 ? r : 0;
+}
+
+// program_main is the program's side of SB_INIT: the steps after it, to
+// the exec, on its own stack in its init's memory (CLONE_VM|CLONE_VFORK:
+// the init waits for the exec).
+static int program_main(void *arg)
+{
+	struct sb_config *cfg = arg;
+	run_steps(cfg, cfg->resume);
+}
+
+// init_main is the init's side of SB_INIT, once the program has exec'd.
+static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid, int pidfd)
+{
+	put(cfg, SB_STARTED, pidfd);
+	// Nothing of the program's stays open here: its output pipes end
+	// when it and its descendants are done, not when the init is.
+	int keep[2] = {cfg->err_fd < pidfd ? cfg->err_fd : pidfd, cfg->err_fd < pidfd ? pidfd : cfg->err_fd};
+	if (keep[0] > 0)
+		SYS3(SYS_close_range, 0, keep[0] - 1, 0);
+	if (keep[1] > keep[0] + 1)
+		SYS3(SYS_close_range, keep[0] + 1, keep[1] - 1, 0);
+	SYS3(SYS_close_range, keep[1] + 1, ~0U, 0);
+	// The program runs as the same user and could ptrace this process,
+	// which has no seccomp filter, and so escape its own: a process that
+	// is not dumpable can only be traced with CAP_SYS_PTRACE in the
+	// initial user namespace.
+	SYS2(SYS_prctl, PR_SET_DUMPABLE, 0);
+	// Every signal stays blocked (the zygote's mask): they queue, even
+	// those a pid 1 would ignore, and are taken here one by one.
+	uint64_t all = ~0ULL;
+	for (;;) {
+		unsigned char info[128];
+		long sig = SYS4(SYS_rt_sigtimedwait, &all, info, 0, 8);
+		if (sig == SIGCHLD) {
+			int status;
+			long p;
+			while ((p = SYS4(SYS_wait4, -1, &status, WNOHANG | __WALL, 0)) > 0) {
+				if (p == pid) {
+					put(cfg, SB_STATUS, status);
+					SYS1(SYS_exit_group, 0);
+				}
+			}
+			if (p == -ECHILD) // the program was reaped under us: cannot be
+				SYS1(SYS_exit_group, 127);
+		} else if (sig > 0) {
+			// Forwarded as it came: the program gets what was
+			// sent to the sandbox.
+			SYS4(SYS_pidfd_send_signal, pidfd, sig, 0, 0);
+		}
+	}
+}
+
+// start_init forks the program at step i, and goes on as its init.
+static void __attribute__((noreturn)) start_init(struct sb_config *cfg, int i)
+{
 	long err = 0;
+	int pidfd = -1;
 	char *stack = new_stack(&err);
 	if (!stack)
-		return err;
+		die(cfg, i, err);
+	cfg->resume = i + 1;
+	// CLONE_FILES: the program's fds (a listener, a pidfd for the
+	// tracer) are the init's too until the exec, so the supervisor
+	// takes them through the init's pidfd.
 	struct sb_clone_args args = {
-		.flags = flags | CLONE_VM | CLONE_PIDFD | CLONE_INTO_CGROUP,
-		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 		.stack = (uint64_t)(uintptr_t)stack,
 		.stack_size = STACK_SIZE,
-		.cgroup = (uint64_t)cgroup_fd,
 	};
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
-	long pid = raw_clone3(&args, child_main, cfg);
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
-	if (pid < 0) {
-		munmap(stack, STACK_SIZE);
-		return pid;
-	}
-	*stackp = stack;
-	return pid;
+	long pid = raw_clone3(&args, program_main, cfg);
+	if (pid < 0)
+		die(cfg, i, pid);
+	// The program has exec'd, or failed (and said so) and exited.
+	if (cfg->failed)
+		SYS1(SYS_exit_group, 127);
+	init_main(cfg, pid, pidfd);
 }
 
-long sb_clone(struct sb_config *cfg, unsigned long flags, int *pidfd, void **stackp)
+static void run_steps(struct sb_config *cfg, int from)
 {
-	uint64_t all = ~0ULL, old;
-	long err = 0;
-	char *stack = new_stack(&err);
-	if (!stack)
-		return err;
-	// Block everything, even the signals glibc keeps for itself, so that
-	// the child starts with no signal deliverable.
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
-	long pid = clone(child_main, stack + STACK_SIZE,
-			 (int)(flags | CLONE_VM | CLONE_PIDFD | SIGCHLD), cfg, pidfd);
-	long e = -errno;
-	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
-	if (pid < 0) {
-		munmap(stack, STACK_SIZE);
-		return e;
+	for (int i = from; i < cfg->nsteps; i++) {
+		const struct sb_step *s = &cfg->steps[i];
+		if (s->code == SB_INIT)
+			start_init(cfg, i);
+		long r = run_step(cfg, s);
+		if (r == -ENOENT && (s->flags & SB_OPTIONAL))
+			continue;
+		if (r < 0)
+			die(cfg, i, r);
 	}
-	*stackp = stack;
-	return pid;
+	die(cfg, cfg->nsteps, -EINVAL); // the last step must be an exec
 }
 
-void sb_release_stack(void *stack)
+void sb_child(struct sb_config *cfg)
 {
-	munmap(stack, STACK_SIZE);
+	char b;
+	// Wait for the supervisor to write the id maps (and move us into
+	// our cgroup). EOF means it is gone.
+	if (SYS3(SYS_read, cfg->sync_fd, &b, 1) != 1)
+		SYS1(SYS_exit_group, 127);
+	run_steps(cfg, 0);
 }

@@ -1,12 +1,13 @@
 // The launcher's child side: a small interpreter of setup steps that runs
-// between clone and execve. See launcher.c.
+// between fork and execve, and the zygote it is forked from. See
+// launcher.c and zygote.c.
 
 #ifndef SANDBOX_LAUNCHER_H
 #define SANDBOX_LAUNCHER_H
 
 #include <stdint.h>
 
-// Step codes. Keep in sync with the constants in launch_linux.go.
+// Step codes. The Go side takes them from here (launch_linux.go).
 enum {
 	SB_SETSID = 1,
 	SB_SETGROUPS,      // a0 = count (0 or 1), a1 = gid
@@ -34,9 +35,10 @@ enum {
 	SB_UNBLOCK_SIGNALS,
 	SB_SECCOMP,        // a0 = struct sock_fprog *, a1 = 1 to hand a listener to the parent
 	SB_EXEC,           // a0 = char ** candidates (NULL-terminated), a1 = argv, a2 = envp
-	SB_TRACEME,        // be traced by the parent: the exec stops for it
+	SB_TRACEE,         // hand the supervisor a pidfd of this process to PTRACE_SEIZE, and wait until it has
 	SB_UNSHARE,        // a0 = CLONE_* flags
 	SB_EXEC_STATIC,    // as SB_EXEC, for static ELF executables of the native arch only
+	SB_INIT,           // fork the program, which runs the steps after this one; this process stays as its init
 };
 
 // Errors of SB_EXEC_STATIC beyond errno's range: why a guest is refused.
@@ -59,39 +61,59 @@ struct sb_step {
 	uint64_t a[5];
 };
 
-// sb_config is everything the child reads. It lives in C memory that the
-// parent keeps alive until the child has exec'd or died.
+// sb_config is everything the child reads, at the start of the block the
+// zygote receives. The child has its own copy (a fork of the zygote).
 struct sb_config {
-	int32_t sync_fd;     // child reads one byte from it once the id maps are written
-	int32_t sync_peer;   // the parent's end, closed in the child
-	int32_t err_fd;      // child writes a struct sb_failure to it on failure
-	int32_t err_peer;    // the parent's end, closed in the child
+	int32_t sync_fd;     // the child reads a byte from it when the supervisor says go on
+	int32_t err_fd;      // the child writes its records (struct sb_record) to it
 	int32_t nsteps;
 	int32_t nslots;
 	struct sb_step *steps;
 	int32_t *slots;      // fds made by SB_OPEN_TREE
+	int32_t resume;      // SB_INIT: the first step of the program
+	int32_t failed;      // set by the program before it reports a failed step; its init, which shares its memory until the exec, reads it
 };
 
-// sb_failure is what the child reports: which step failed and its errno.
-// A step of SB_LISTENER is no failure: err is the fd of a seccomp listener
-// for the parent to take (pidfd_getfd) before it writes the child a byte.
-#define SB_LISTENER (-1)
-struct sb_failure {
+// sb_record is what the child tells the supervisor on err_fd. A step >= 0
+// is a failed step, with its errno; the others:
+#define SB_LISTENER (-1) // err: the fd of a seccomp listener to take (pidfd_getfd) before a byte on sync_fd
+#define SB_TRACEE (-2)   // err: the fd of a pidfd of the program, to PTRACE_SEIZE before a byte on sync_fd
+#define SB_STARTED (-3)  // err: the fd of the init's pidfd of the program, which has exec'd
+#define SB_STATUS (-4)   // err: the program's wait status, from its init, which then exits
+struct sb_record {
 	int32_t step;
 	int32_t err;
 };
 
-// sb_clone starts the child. It returns the pid, or -errno. *pidfd receives a
-// pidfd for the child, *stack the mapping to release with sb_release_stack.
-long sb_clone(struct sb_config *cfg, unsigned long flags, int *pidfd, void **stack);
+// sb_request asks the zygote for a child. The block (an sb_config and what
+// it points to, with pointers as offsets into it) follows, after nrelocs
+// uint32 offsets of the pointers to relocate. The fds come with it
+// (SCM_RIGHTS): sync, err, then those the SB_FDS steps name by index, and
+// the cgroup v2 directory at index cgroup (-1: none).
+struct sb_request {
+	uint64_t clone_flags;
+	uint32_t size;
+	uint32_t nrelocs;
+	int32_t cgroup;
+	int32_t pad;
+};
 
-// sb_clone3 is sb_clone by clone3 with CLONE_INTO_CGROUP: the child starts
-// in the cgroup v2 directory cgroup_fd. It returns -ENOSYS (or another
-// -errno) where the kernel cannot.
-long sb_clone3(struct sb_config *cfg, unsigned long flags, int cgroup_fd, int *pidfd, void **stack);
+// sb_reply is the zygote's answer: the child's pid (the caller's child, by
+// CLONE_PARENT) or -errno, and whether it was made in the cgroup.
+struct sb_reply {
+	int64_t pid;
+	int32_t in_cgroup;
+	int32_t pad;
+};
 
-// sb_release_stack frees a stack from sb_clone. Call it only once the child
-// has exec'd or exited.
-void sb_release_stack(void *stack);
+// SB_ZYGOTE_ENV names the variable that makes a process the zygote (with
+// its socket's fd number as value) before the Go runtime starts.
+#define SB_ZYGOTE_ENV "_GOSANDBOX_ZYGOTE"
+
+// sb_page_size is the page size, found by the zygote when it starts.
+extern long sb_page_size;
+
+// sb_child runs the steps of cfg in a child just forked from the zygote.
+void sb_child(struct sb_config *cfg) __attribute__((noreturn));
 
 #endif

@@ -13,9 +13,6 @@ type Program struct {
 	steps []step
 	descs []Desc
 	slots int
-
-	// Filled by encode.
-	relocs []int
 }
 
 type argKind uint8
@@ -26,7 +23,7 @@ const (
 	argNull         // a NULL pointer
 	argBytes
 	argStrv  // a NULL-terminated array of strings
-	argInt32 // an array of int32
+	argInt32 // an array of fds (int32), sent along with the block
 	argFprog // a struct sock_fprog around a BPF program
 )
 
@@ -64,6 +61,9 @@ func strOrNull(s string) arg {
 }
 
 func (p *Program) add(d Desc, code, flags int32, args ...arg) {
+	if len(args) > stepArgs {
+		panic("launch: a step with more arguments than struct sb_step holds") // a bug in this package
+	}
 	p.steps = append(p.steps, step{code: code, flags: flags, args: args})
 	p.descs = append(p.descs, d)
 }
@@ -189,9 +189,17 @@ func (p *Program) Exec(d Desc, candidates, argv, env []string) {
 // Unshare moves the child into new namespaces (CLONE_* flags).
 func (p *Program) Unshare(d Desc, flags uintptr) { p.add(d, codeUnshare, 0, num(uint64(flags))) }
 
-// Traceme makes the child a tracee of the thread that started it: its exec
-// then stops with SIGTRAP before the program's first instruction.
-func (p *Program) Traceme(d Desc) { p.add(d, codeTraceme, 0) }
+// Tracee has the supervisor attach to the child (PTRACE_SEIZE with
+// Spec.Trace) here, from the thread that calls Start: its exec then stops
+// before the program's first instruction, whatever process is its parent.
+func (p *Program) Tracee(d Desc) { p.add(d, codeTracee, 0) }
+
+// Init forks the program here: the steps after it run in the program,
+// while this process stays as its init (pid 1 of its pid namespace). The
+// init forwards the signals it gets to the program, reaps orphans, and
+// when the program ends reports its wait status and exits, which kills
+// what is left in the namespace.
+func (p *Program) Init(d Desc) { p.add(d, codeInit, 0) }
 
 // ExecStatic is Exec for static ELF executables of the native arch: each
 // candidate is opened and checked, then executed through the same fd. A
@@ -216,39 +224,35 @@ func b2u(b bool) uint64 {
 
 // encode lays the program out as one block: the sb_config at offset 0, then
 // the steps, the slots and the data they point to. Pointers are stored as
-// offsets into the block; p.relocs lists where they are, for Start to add
-// the block's address.
-func (p *Program) encode(sync, errp [2]int) []byte {
+// offsets into the block; relocs lists where they are, for the zygote to
+// add the block's address. The fds of FDs steps are written as fdIndex
+// gives them: indices into the fds sent along with the block.
+func (p *Program) encode(fdIndex func(fd int32) int32) (blk []byte, relocs []uint32) {
 	var e encoder
-	p.relocs = p.relocs[:0]
+	e.fdIndex = fdIndex
 	e.buf = make([]byte, configSize, 4096)
 	stepsAt := e.alloc(stepSize * len(p.steps))
 	slotsAt := e.alloc(4 * max(p.slots, 1))
-	cfg := e.buf[:configSize]
 	ne := binary.NativeEndian
-	ne.PutUint32(cfg[0:], uint32(sync[0]))
-	ne.PutUint32(cfg[4:], uint32(sync[1]))
-	ne.PutUint32(cfg[8:], uint32(errp[1]))
-	ne.PutUint32(cfg[12:], uint32(errp[0]))
-	ne.PutUint32(cfg[16:], uint32(len(p.steps)))
-	ne.PutUint32(cfg[20:], uint32(p.slots))
-	e.pointer(24, stepsAt)
-	e.pointer(32, slotsAt)
+	ne.PutUint32(e.buf[offNSteps:], uint32(len(p.steps)))
+	ne.PutUint32(e.buf[offNSlots:], uint32(p.slots))
+	e.pointer(offSteps, stepsAt)
+	e.pointer(offSlots, slotsAt)
 	for i, s := range p.steps {
 		at := stepsAt + i*stepSize
-		ne.PutUint32(e.buf[at:], uint32(s.code))
-		ne.PutUint32(e.buf[at+4:], uint32(s.flags))
+		ne.PutUint32(e.buf[at+offCode:], uint32(s.code))
+		ne.PutUint32(e.buf[at+offFlags:], uint32(s.flags))
 		for j, a := range s.args {
-			e.arg(at+8+8*j, a)
+			e.arg(at+offArgs+8*j, a)
 		}
 	}
-	p.relocs = e.relocs
-	return e.buf
+	return e.buf, e.relocs
 }
 
 type encoder struct {
-	buf    []byte
-	relocs []int
+	buf     []byte
+	relocs  []uint32
+	fdIndex func(int32) int32
 }
 
 // alloc reserves n zero bytes, 8-aligned, and returns their offset.
@@ -263,7 +267,7 @@ func (e *encoder) alloc(n int) int {
 
 func (e *encoder) pointer(at, target int) {
 	binary.NativeEndian.PutUint64(e.buf[at:], uint64(target))
-	e.relocs = append(e.relocs, at)
+	e.relocs = append(e.relocs, uint32(at))
 }
 
 func (e *encoder) cstring(s string) int {
@@ -295,7 +299,7 @@ func (e *encoder) arg(at int, a arg) {
 	case argInt32:
 		t := e.alloc(4 * max(len(a.i32), 1))
 		for i, v := range a.i32 {
-			ne.PutUint32(e.buf[t+4*i:], uint32(v))
+			ne.PutUint32(e.buf[t+4*i:], uint32(e.fdIndex(v)))
 		}
 		e.pointer(at, t)
 	case argStrv:

@@ -1,0 +1,142 @@
+//go:build linux && cgo
+
+package launch
+
+/*
+#include "launcher.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// zygote is this process's connection to its zygote (zygote.c), started on
+// first use and again if it dies.
+type zygote struct {
+	mu   sync.Mutex
+	sock int // -1: none running
+}
+
+var zyg = &zygote{sock: -1}
+
+// ErrZygote is wrapped by errors about the zygote itself.
+var ErrZygote = errors.New("launch: the zygote")
+
+// spawn asks the zygote for a child: the block and its relocations, the
+// fds it names, and at index cgroup (or -1) a cgroup v2 directory. It
+// returns the child's pid or -errno, and whether the child was made in the
+// cgroup.
+func (z *zygote) spawn(flags uint64, blk []byte, relocs []uint32, cgroup int, fds []int) (pid int, inCgroup bool, err error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for try := 0; ; try++ {
+		if z.sock < 0 {
+			if err := z.start(); err != nil {
+				return 0, false, err
+			}
+		}
+		pid, inCgroup, err = z.request(flags, blk, relocs, cgroup, fds)
+		if err == nil || try == 1 {
+			return pid, inCgroup, err
+		}
+		// Gone, or out of step: once more with a new one.
+		unix.Close(z.sock)
+		z.sock = -1
+	}
+}
+
+func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, fds []int) (int, bool, error) {
+	hdr := make([]byte, unsafe.Sizeof(req))
+	ne := binary.NativeEndian
+	ne.PutUint64(hdr[unsafe.Offsetof(req.clone_flags):], flags)
+	ne.PutUint32(hdr[unsafe.Offsetof(req.size):], uint32(len(blk)))
+	ne.PutUint32(hdr[unsafe.Offsetof(req.nrelocs):], uint32(len(relocs)))
+	ne.PutUint32(hdr[unsafe.Offsetof(req.cgroup):], uint32(int32(cgroup)))
+	body := make([]byte, (4*len(relocs)+7)&^7, (4*len(relocs)+7)&^7+len(blk))
+	for i, r := range relocs {
+		ne.PutUint32(body[4*i:], r)
+	}
+	body = append(body, blk...)
+	if err := unix.Sendmsg(z.sock, hdr, unix.UnixRights(fds...), nil, 0); err != nil {
+		return 0, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
+	}
+	for len(body) > 0 {
+		n, err := unix.Write(z.sock, body)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
+		}
+		body = body[n:]
+	}
+	rep := make([]byte, unsafe.Sizeof(repl))
+	if n, err := readFull(z.sock, rep); err != nil || n != len(rep) {
+		return 0, false, fmt.Errorf("%w: no answer (%d bytes): %v", ErrZygote, n, err)
+	}
+	pid := int(int64(ne.Uint64(rep[unsafe.Offsetof(repl.pid):])))
+	if pid == -int(unix.EPROTO) {
+		return 0, false, fmt.Errorf("%w: out of step", ErrZygote)
+	}
+	return pid, ne.Uint32(rep[unsafe.Offsetof(repl.in_cgroup):]) != 0, nil
+}
+
+// start starts a zygote: this executable again, which the constructor in
+// zygote.c makes the zygote before its Go runtime would start.
+func (z *zygote) start() error {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%w: socketpair: %w", ErrZygote, err)
+	}
+	peer := os.NewFile(uintptr(pair[1]), "zygote")
+	defer peer.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"gosandbox-zygote"},
+		Env:        []string{C.SB_ZYGOTE_ENV + "=3"},
+		ExtraFiles: []*os.File{peer},
+		// It dies with us; it also ends when its socket's other end
+		// closes.
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if err := onParentThread(cmd.Start); err != nil {
+		unix.Close(pair[0])
+		return fmt.Errorf("%w: start /proc/self/exe: %w", ErrZygote, err)
+	}
+	go cmd.Wait() // reaped when it ends
+	z.sock = pair[0]
+	return nil
+}
+
+// onParentThread runs f on a thread kept for it. The zygote's parent is
+// that thread, and so (CLONE_PARENT) is every child it makes: the
+// parent-death signals of the zygote and of every sandbox fire when that
+// thread ends, so it must not end before the process does. Go ends a
+// thread only when a goroutine locked to it returns; this one never does.
+func onParentThread(f func() error) error {
+	done := make(chan error)
+	parentThread() <- func() { done <- f() }
+	return <-done
+}
+
+var parentThread = sync.OnceValue(func() chan<- func() {
+	ch := make(chan func())
+	go func() {
+		runtime.LockOSThread() // for good: see onParentThread
+		for f := range ch {
+			f()
+		}
+	}()
+	return ch
+})
