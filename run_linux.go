@@ -245,6 +245,7 @@ func (res *Result) verdict(ws unix.WaitStatus, k *killer, kernelKills, strictKil
 		st, res.ExitCode = Exited, ws.ExitStatus()
 	case ws.Signaled():
 		st, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
+		res.CoreDumped = ws.CoreDump()
 		switch {
 		case ws.Signal() == syscall.SIGKILL && k.seccomp:
 			// The supervisor carried out a kill action of the

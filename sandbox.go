@@ -242,6 +242,10 @@ type Result struct {
 	ExitCode int
 	// Signal is the signal that ended the program, or 0.
 	Signal syscall.Signal
+	// CoreDumped says the signal that ended the program dumped its core
+	// (the wait status's core-dump flag): only where its RLIMIT_CORE and
+	// the host's core_pattern let it.
+	CoreDumped bool
 	// SeccompMode is the seccomp policy the program ran under.
 	SeccompMode SeccompMode
 	// WallTime is the time from the launch to the reaping of the program.

@@ -21,7 +21,7 @@ import (
 func guests(t testing.TB) string {
 	t.Helper()
 	flags := []string{"-static", "-nostdlib", "-O2", "-Iexamples/strict/guest"}
-	for _, g := range []string{"echo", "getpid", "exitgroup", "writes"} {
+	for _, g := range []string{"echo", "getpid", "exitgroup", "writes", "fault"} {
 		testenv.BuildC(t, g, filepath.Join("testdata", "strict", g+".c"), flags...)
 	}
 	return filepath.Dir(testenv.BuildC(t, "sum", filepath.Join("examples", "strict", "guest", "sum.c"), flags...))

@@ -10,12 +10,17 @@
 //   probe ids               "uid euid gid egid"
 //   probe tiocsti           push a byte into fd 0's terminal: "tiocsti errno"
 //   probe thread-mount      call mount from a second thread, then sleep
+//   probe abort             abort()
+//   probe raise SIG         raise(SIG), SIG a number; then say "survived"
+//   probe segv              a NULL dereference
+//   probe attach PID        ptrace(PTRACE_ATTACH, PID): "attach errno"
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -190,6 +195,20 @@ int main(int argc, char **argv)
 		pthread_create(&th, NULL, mount_thread, NULL);
 		pthread_join(th, NULL);
 		printf("survived\n");
+		return 0;
+	}
+	if (!strcmp(mode, "abort"))
+		abort();
+	if (!strcmp(mode, "raise") && argc == 3) {
+		raise(atoi(argv[2]));
+		printf("survived\n");
+		return 0;
+	}
+	if (!strcmp(mode, "segv"))
+		return *(volatile int *)0;
+	if (!strcmp(mode, "attach") && argc == 3) {
+		long r = ptrace(PTRACE_ATTACH, atoi(argv[2]), 0, 0);
+		printf("attach %d\n", r < 0 ? errno : 0);
 		return 0;
 	}
 	fprintf(stderr, "probe: unknown mode %s\n", mode);

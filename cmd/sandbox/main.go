@@ -440,6 +440,7 @@ type jsonResult struct {
 	Status           string          `json:"status"`
 	ExitCode         int             `json:"exit_code"`
 	Signal           string          `json:"signal"`
+	CoreDumped       bool            `json:"core_dumped"`
 	SeccompMode      string          `json:"seccomp_mode"`
 	Violations       []jsonViolation `json:"violations"`
 	ViolationCount   int             `json:"violation_count"`
@@ -468,6 +469,7 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		if res.Signal != 0 {
 			j.Signal = unix.SignalName(res.Signal)
 		}
+		j.CoreDumped = res.CoreDumped
 		j.WallTimeNS = res.WallTime.Nanoseconds()
 		j.CPUTimeNS = res.CPUTime.Nanoseconds()
 		j.PeakMemoryBytes = res.PeakMemory

@@ -147,14 +147,17 @@ type Process struct {
 // When ctx is done before the exec, the child is killed from outside,
 // whatever it is doing, and the StepError wraps ctx's cause.
 func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
-	var sync, errp [2]int
+	var sync [2]int
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	if err := unix.Pipe2(errp[:], unix.O_CLOEXEC); err != nil {
+	// The child's reports come on a socket, so that its init can send a
+	// pidfd with one (SCM_RIGHTS).
+	errp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
 		unix.Close(sync[0])
 		unix.Close(sync[1])
-		return nil, fmt.Errorf("pipe: %w", err)
+		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	closeAll := func(fds ...int) {
 		for _, fd := range fds {
@@ -294,7 +297,7 @@ func (g *guard) disarm() bool {
 func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err error) {
 	for {
 		var b [recordSize]byte
-		n, err := readFull(errp, b[:])
+		n, fd, err := readRecord(errp, b[:])
 		switch {
 		case err != nil:
 			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
@@ -305,6 +308,9 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err e
 		}
 		step := int(int32(binary.NativeEndian.Uint32(b[0:])))
 		code := int(int32(binary.NativeEndian.Uint32(b[4:])))
+		if fd >= 0 && step != C.SB_STARTED {
+			unix.Close(fd) // none other comes with an fd
+		}
 		switch step {
 		case C.SB_LISTENER:
 			fd, err := unix.PidfdGetfd(proc.PidFD, code, 0)
@@ -336,10 +342,12 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err e
 		case C.SB_STARTED:
 			// A program that has ended already (and been reaped by
 			// its init) has no pid left to know, nor need of one.
-			proc.Guest = 0
-			if pid, err := proc.pidOf(code); err == nil {
+			if pid, err := pidOfPidfd(fd); err == nil {
 				proc.Guest = pid
+			} else if !proc.traced {
+				proc.Guest = 0
 			}
+			unix.Close(fd)
 			return true, nil
 		default:
 			d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
@@ -359,6 +367,15 @@ func (proc *Process) pidOf(fd int) (int, error) {
 		return 0, err
 	}
 	defer unix.Close(pfd)
+	return pidOfPidfd(pfd)
+}
+
+// pidOfPidfd returns the pid (in our pid namespace) of the process behind
+// pidfd, while it is not reaped.
+func pidOfPidfd(pfd int) (int, error) {
+	if pfd < 0 {
+		return 0, unix.EBADF
+	}
 	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pfd))
 	if err != nil {
 		return 0, err
@@ -457,6 +474,42 @@ func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
 		}
 	}
 	return ws, ru, nil
+}
+
+// readRecord reads one record of the child's from the report socket, and
+// the fd that came with it, or -1.
+func readRecord(sock int, b []byte) (n, fd int, err error) {
+	fd = -1
+	oob := make([]byte, unix.CmsgSpace(4))
+	for n < len(b) {
+		m, oobn, _, _, err := unix.Recvmsg(sock, b[n:], oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, fd, err
+		}
+		if oobn > 0 {
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, msg := range msgs {
+					if fds, err := unix.ParseUnixRights(&msg); err == nil {
+						for _, f := range fds {
+							if fd < 0 {
+								fd = f
+							} else {
+								unix.Close(f)
+							}
+						}
+					}
+				}
+			}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, fd, nil
 }
 
 func readFull(fd int, b []byte) (int, error) {

@@ -321,12 +321,12 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 		if ((r = SYS2(SYS_prctl, PR_SET_PDEATHSIG, a[0])) < 0)
 			return r;
 		// The parent may have died before the signal was armed: its
-		// end of the error pipe is then closed, which poll reports.
+		// end of the report socket is then closed, which poll reports.
 		struct pollfd p = {.fd = cfg->err_fd, .events = 0};
 		r = SYS3(SYS_poll, &p, 1, 0);
 		if (r < 0)
 			return r;
-		return (p.revents & POLLERR) ? -ESRCH : 0;
+		return (p.revents & (POLLERR | POLLHUP)) ? -ESRCH : 0;
 	}
 	case SB_SETRLIMIT: {
 		struct {
@@ -489,7 +489,22 @@ static int program_main(void *arg)
 // init_main is the init's side of SB_INIT, once the program has exec'd.
 static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid, int pidfd)
 {
-	put(cfg, SB_STARTED, pidfd);
+	// The program's pidfd goes along (SCM_RIGHTS): the supervisor could
+	// not take it from a process that is not dumpable, as this one is
+	// about to be.
+	struct sb_record rec = {.step = SB_STARTED, .err = pidfd};
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl = {0};
+	struct iovec iov = {.iov_base = &rec, .iov_len = sizeof rec};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	__builtin_memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+	SYS3(SYS_sendmsg, cfg->err_fd, &msg, 0);
 	// Nothing of the program's stays open here: its output pipes end
 	// when it and its descendants are done, not when the init is.
 	int keep[2] = {cfg->err_fd < pidfd ? cfg->err_fd : pidfd, cfg->err_fd < pidfd ? pidfd : cfg->err_fd};

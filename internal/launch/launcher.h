@@ -65,7 +65,7 @@ struct sb_step {
 // zygote receives. The child has its own copy (a fork of the zygote).
 struct sb_config {
 	int32_t sync_fd;     // the child reads a byte from it when the supervisor says go on
-	int32_t err_fd;      // the child writes its records (struct sb_record) to it
+	int32_t err_fd;      // a unix socket: the child writes its records (struct sb_record) to it
 	int32_t nsteps;
 	int32_t nslots;
 	struct sb_step *steps;
@@ -78,7 +78,7 @@ struct sb_config {
 // is a failed step, with its errno; the others:
 #define SB_LISTENER (-1) // err: the fd of a seccomp listener to take (pidfd_getfd) before a byte on sync_fd
 #define SB_TRACEE (-2)   // err: the fd of a pidfd of the program, to PTRACE_SEIZE before a byte on sync_fd
-#define SB_STARTED (-3)  // err: the fd of the init's pidfd of the program, which has exec'd
+#define SB_STARTED (-3)  // the program has exec'd; its pidfd comes with the record (SCM_RIGHTS)
 #define SB_STATUS (-4)   // err: the program's wait status, from its init, which then exits
 struct sb_record {
 	int32_t step;
