@@ -35,6 +35,16 @@ func BenchmarkLaunchLimits(b *testing.B) {
 	b.ReportMetric(float64(l)/float64(p), "limits-ratio")
 }
 
+// BenchmarkInit times, interleaved, sandbox.Run of /bin/true with the
+// default init as pid 1 and WithoutInit, and reports what the init adds
+// ("init-ns", the difference of the medians) and the ratio
+// ("init-ratio").
+func BenchmarkInit(b *testing.B) {
+	without, with := interleave(b, func() error { return runTrue(sandbox.WithoutInit()) }, func() error { return runTrue() })
+	b.ReportMetric(float64((with - without).Nanoseconds()), "init-ns")
+	b.ReportMetric(float64(with)/float64(without), "init-ratio")
+}
+
 var ballast []byte
 
 func benchLaunch(b *testing.B, heap int) {

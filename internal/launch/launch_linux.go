@@ -216,7 +216,7 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 			return
 		}
 		if err == nil {
-			proc.kill()
+			proc.Abort()
 			started = nil
 		}
 		err = &StepError{Desc: Desc{Stage: "launch", Op: "setup"}, Err: context.Cause(ctx)}
