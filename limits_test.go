@@ -425,9 +425,11 @@ func TestImpossibleProfiles(t *testing.T) {
 
 // No value of any limit takes down the caller. A memory limit below what a
 // launch needs once killed the calling process: the OOM killer chose the
-// launcher, which shares the caller's address space until its exec. Each
-// run here must end in an error or a Result, and this process must live on
-// to check it (were it killed, the whole package would fail).
+// launcher, which then shared the caller's address space (the kernel kills
+// every process that shares the victim's). The launcher is now a fork of
+// the zygote. Each run here must end in an error or a Result, and this
+// process must live on to check it (were it killed, the whole package
+// would fail).
 func TestTinyLimitsSpareTheCaller(t *testing.T) {
 	tests := []struct {
 		name string

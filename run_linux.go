@@ -122,19 +122,6 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		return nil, launchError(cmd, err)
 	}
 	k.proc = proc
-	if grp != nil && c.lim.memory > 0 {
-		// Only now: until its exec the launcher shared our address
-		// space, and an OOM kill of it would have killed us too.
-		if err := grp.LimitMemory(c.lim.memory); err != nil {
-			if !errors.Is(err, unix.EBUSY) {
-				proc.Abort()
-				return nil, &SetupError{Stage: "limits", Op: "memory limit", Err: err}
-			}
-			// v1 cannot go below what the sandbox holds already:
-			// it is over the limit from the start.
-			k.kill(MemoryExceeded)
-		}
-	}
 	var viol violations
 	var auditor *auditLog
 	// With a listener the supervisor answers the filter's denials and

@@ -255,9 +255,8 @@ type Group struct {
 }
 
 // Acquire returns a group with limits set and counters at zero, taken from
-// the pool or made. Its memory is not limited yet: see LimitMemory.
+// the pool or made.
 func (h *Hierarchy) Acquire(l Limits) (*Group, error) {
-	l.Memory = 0
 	h.mu.Lock()
 	if h.closed {
 		h.closed = false
@@ -418,21 +417,6 @@ func (g *Group) writeMemory(mem string) error {
 		writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
 		write(m, "memory.limit_in_bytes", mem),
 		writeIfExists(m, "memory.memsw.limit_in_bytes", mem))
-}
-
-// LimitMemory limits the group's memory to bytes. Call it once the
-// launcher has exec'd: until then it shares the caller's address space,
-// and an OOM kill in the group would take the caller with it (the kernel
-// kills every process that shares the victim's mm). On v1, a limit below
-// what the group already uses can fail (EBUSY): the run is then over its
-// limit from the start.
-func (g *Group) LimitMemory(bytes int64) error {
-	if err := g.writeMemory(strconv.FormatInt(bytes, 10)); err != nil {
-		g.written = false // rewrite everything next time
-		return fmt.Errorf("%s: limit the memory of %s: %w", g.h.Version, g.name, err)
-	}
-	g.set.Memory = bytes
-	return nil
 }
 
 // Add moves pid into the group.
