@@ -231,9 +231,10 @@ type Violation struct {
 // When several things happen at once, Status follows this precedence:
 // MemoryExceeded (the kernel's OOM event in the sandbox's cgroup) first,
 // then OutputExceeded (the collectors saw more than the limit), then the
-// limit the supervisor killed for first (Timeout or CPUTimeExceeded, when
-// that SIGKILL is what ended the program), then SeccompKilled, Signaled and
-// Exited from the wait status.
+// limit the supervisor killed for first (Timeout, CPUTimeExceeded, or
+// Canceled, when that SIGKILL is what ended the program), then
+// SeccompKilled, Signaled and Exited from the program's wait status (which
+// the sandbox's init reports: see WithoutInit).
 type Result struct {
 	// Status says how the program ended.
 	Status Status
