@@ -127,7 +127,8 @@ type runFlags struct {
 	memory, outputLimit                       sizeFlag
 	pids                                      int64
 	pidsSet, bestEffort                       bool
-	learnTo                                   string // sandbox learn's -o
+	learnTo                                   string   // sandbox learn's -o
+	learnOut                                  *outFile // learnTo's, opened before the run
 }
 
 // sizeFlag is a size with a binary suffix.
@@ -242,10 +243,30 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo st
 	}
 	fs.Visit(func(fl *flag.Flag) { f.pidsSet = f.pidsSet || fl.Name == "pids" })
 	argv := fs.Args()
+	// The files written after the run: their directories are opened
+	// now, before the program could change them.
+	var result *outFile
+	if f.result != "" && f.result != "-" {
+		var err error
+		if result, err = openOut(f.result); err != nil {
+			fmt.Fprintf(stderr, "sandbox: --result: %v\n", err)
+			return exitSetup
+		}
+		defer result.close()
+	}
+	if f.learnTo != "" {
+		var err error
+		if f.learnOut, err = openOut(f.learnTo); err != nil {
+			fmt.Fprintf(stderr, "sandbox: learn -o: %v\n", err)
+			return exitSetup
+		}
+		defer f.learnOut.close()
+	}
 	res, err := f.execute(argv, stdin, stdout, stderr)
 	if errors.Is(err, sandbox.ErrUnsupported) && !f.pidsSet && f.pids > 0 && !f.bestEffort {
 		// Only the default pids limit could not be had (no cgroup
-		// here, nothing started): run without it.
+		// here, nothing started): run without it, and say so.
+		fmt.Fprintf(stderr, "sandbox: the default --pids %d cannot be enforced here (no usable cgroup): running without a pids limit\n", f.pids)
 		f.pids = 0
 		res, err = f.execute(argv, stdin, stdout, stderr)
 	}
@@ -254,7 +275,7 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo st
 		fmt.Fprintf(stderr, "%s\n", oneLine(err))
 	}
 	if f.result != "" {
-		if werr := writeResult(f.result, res, err, code, stderr); werr != nil {
+		if werr := writeResult(result, res, err, code, stderr); werr != nil {
 			fmt.Fprintf(stderr, "sandbox: --result: %v\n", werr)
 			if code == 0 {
 				code = exitSetup
@@ -283,7 +304,7 @@ func (f *runFlags) execute(argv []string, stdin io.Reader, stdout, stderr io.Wri
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(f.learnTo, append(profile, '\n'), 0o644); err != nil {
+	if err := f.learnOut.write(append(profile, '\n')); err != nil {
 		return nil, fmt.Errorf("sandbox: learn: %w", err)
 	}
 	var p struct{ Syscalls []struct{ Names []string } }
@@ -459,7 +480,9 @@ type jsonViolation struct {
 	Action  string `json:"action"`
 }
 
-func writeResult(file string, res *sandbox.Result, err error, code int, stderr io.Writer) error {
+// writeResult writes the result to file, or to stderr when file is nil
+// ("--result -").
+func writeResult(file *outFile, res *sandbox.Result, err error, code int, stderr io.Writer) error {
 	j := jsonResult{Status: "setup_error", ExitCode: code, Violations: []jsonViolation{}}
 	if err != nil {
 		j.Error = oneLine(err)
@@ -485,9 +508,9 @@ func writeResult(file string, res *sandbox.Result, err error, code int, stderr i
 		return merr
 	}
 	b = append(b, '\n')
-	if file == "-" {
+	if file == nil {
 		_, werr := stderr.Write(b)
 		return werr
 	}
-	return os.WriteFile(file, b, 0o644)
+	return file.write(b)
 }

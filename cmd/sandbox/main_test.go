@@ -293,3 +293,33 @@ func TestNoCgroupLeft(t *testing.T) {
 
 // TestMain removes the helper binaries that the tests build.
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// Hardening: a program with a read-write bind over the directory of
+// --result or learn -o replaces the file with a symlink to a host file;
+// the CLI (often root) must not write through it.
+func TestOutputFilesFollowNoSymlink(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("keep me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	os.Chmod(out, 0o777)
+	plant := func(name string) string { return "ln -sf " + secret + " /out/" + name }
+	for _, args := range [][]string{
+		{"run", "--bind", out + ":/out:rw", "--result", filepath.Join(out, "result.json"), "--", "sh", "-c", plant("result.json")},
+		{"learn", "--bind", out + ":/out:rw", "-o", filepath.Join(out, "profile.json"), "--", "sh", "-c", plant("profile.json")},
+	} {
+		if code, _, stderr := cli(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	if b, _ := os.ReadFile(secret); string(b) != "keep me\n" {
+		t.Errorf("the host file was written through the planted symlink: %q", b)
+	}
+	for _, name := range []string{"result.json", "profile.json"} {
+		fi, err := os.Lstat(filepath.Join(out, name))
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s: %v %v, want a regular file replacing the symlink", name, fi, err)
+		}
+	}
+}
