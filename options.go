@@ -237,6 +237,15 @@ func WithNetwork(n Network) Option {
 
 // WithBind bind-mounts the host path src (a file or directory, with its
 // submounts) read-only at the absolute path dst inside.
+//
+// src must not be a symbolic link: one there may have been planted by an
+// earlier sandboxed program with a read-write bind over its directory, to
+// have a host file bound next time, so it is refused with a *ConfigError
+// rather than followed (the launcher's capture does not follow one either,
+// should it appear after the check). Resolve it first (filepath.EvalSymlinks)
+// when binding what it points to is meant. Links in the path before the
+// last component are followed: they are the caller's to trust. dst must not
+// lead into /proc or /dev/fd, which are the sandbox's own.
 func WithBind(src, dst string) Option {
 	return withMount(rootfs.Mount{Kind: rootfs.Bind, Source: src, Target: dst})
 }

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -162,5 +163,68 @@ func TestThreatCrossRun(t *testing.T) {
 	wantExit(t, res, out, 0)
 	if out != "/dev/shm:\n\n/tmp:\nno host tmp\n" {
 		t.Errorf("second run sees:\n%s", out)
+	}
+}
+
+// Hardening 2: a bind source that an earlier program turned into a
+// symlink (it had a read-write bind over its directory) is refused, never
+// followed to a host file the caller did not mean to bind.
+func TestThreatSymlinkBindSource(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("host secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	os.Chmod(work, 0o777)
+	res, out := run(t, []sandbox.Option{sandbox.WithBindRW(work, "/work")}, "/bin/sh", "-c", "ln -s "+secret+" /work/data")
+	wantExit(t, res, out, 0)
+	_, out, err := runErr(t, []sandbox.Option{sandbox.WithBind(filepath.Join(work, "data"), "/data")}, "/bin/cat", "/data")
+	var ce *sandbox.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Run: %v (output %q), want a ConfigError about the symlink", err, out)
+	}
+}
+
+// Hardening 3: a mount target that leads into /proc/self/fd (through the
+// sandbox's /dev/fd) would be resolved through the launcher's own fds,
+// which reach host directories: refused.
+func TestThreatTargetThroughFD(t *testing.T) {
+	for _, target := range []string{"/dev/fd/7/x", "/dev/stdout", "/proc/self/fd/3/x"} {
+		_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithBind(t.TempDir(), target))
+		var ce *sandbox.ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("target %s: %v, want a ConfigError", target, err)
+		}
+	}
+}
+
+// Hardening 8: a root image whose /proc (or /dev, /tmp) is a symlink
+// would move the sandbox's /proc, and drop Docker's masks with it.
+func TestThreatRootImageLinks(t *testing.T) {
+	for _, bad := range []string{"proc", "dev", "tmp"} {
+		img := t.TempDir()
+		for _, d := range []string{"proc", "dev", "tmp", "usr"} {
+			if d == bad {
+				os.Symlink("usr", filepath.Join(img, d))
+			} else {
+				os.Mkdir(filepath.Join(img, d), 0o755)
+			}
+		}
+		_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithRootDir(img))
+		var ce *sandbox.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), filepath.Join(img, bad)) {
+			t.Errorf("/%s a symlink: %v, want a ConfigError naming it", bad, err)
+		}
+	}
+}
+
+// Hardening 11: every tmpfs has an inode limit in proportion to its size
+// (one per 4 KiB): empty files cannot cost unbounded kernel memory.
+func TestThreatTmpfsInodes(t *testing.T) {
+	res, out := run(t, []sandbox.Option{sandbox.WithTmpfs("/scratch", 8<<20)}, "/bin/sh", "-c",
+		"for d in /tmp /dev/shm /scratch; do stat -f -c %c $d; done")
+	wantExit(t, res, out, 0)
+	if want := fmt.Sprintf("%d\n%d\n%d\n", sandbox.DefaultTmpSize/4096, 64<<20/4096, 8<<20/4096); out != want {
+		t.Errorf("inodes of /tmp, /dev/shm, /scratch: %q, want %q", out, want)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -196,8 +197,16 @@ func (s *Spec) Validate() error {
 			if !path.IsAbs(m.Source) {
 				return fmt.Errorf("%w: bind source %q is not an absolute path", ErrBadMount, m.Source)
 			}
-			if _, err := os.Stat(m.Source); err != nil {
+			// A symlink there may be an earlier program's, left in a
+			// read-write bind to get a host file bound next time: it
+			// is never followed (the capture does not follow it
+			// either), the caller resolves it on purpose.
+			fi, err := os.Lstat(m.Source)
+			if err != nil {
 				return fmt.Errorf("%w: bind source: %w", ErrBadMount, err)
+			}
+			if fi.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("%w: bind source %q is a symbolic link (bind the path it resolves to, if that is meant)", ErrBadMount, m.Source)
 			}
 		case Tmpfs:
 			if m.Size < 0 {
@@ -211,18 +220,38 @@ func (s *Spec) Validate() error {
 		if !path.IsAbs(s.RootDir) {
 			return fmt.Errorf("%w: root directory %q is not an absolute path", ErrBadMount, s.RootDir)
 		}
-		fi, err := os.Stat(s.RootDir)
+		fi, err := os.Lstat(s.RootDir)
 		if err != nil {
 			return fmt.Errorf("%w: root directory: %w", ErrBadMount, err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("%w: root directory %q is not a directory", ErrBadMount, s.RootDir)
+			return fmt.Errorf("%w: root directory %q is %s, not a directory", ErrBadMount, s.RootDir, kindOf(fi))
+		}
+		// The sandbox mounts its own there: an image whose /proc is a
+		// symlink would move /proc (and drop every mask) elsewhere.
+		for _, d := range []string{"proc", "dev", "tmp", "sys"} {
+			p := path.Join(s.RootDir, d)
+			fi, err := os.Lstat(p)
+			switch {
+			case errors.Is(err, os.ErrNotExist) && d == "sys":
+			case err != nil:
+				return fmt.Errorf("%w: root directory: %w", ErrBadMount, err)
+			case !fi.IsDir():
+				return fmt.Errorf("%w: root directory: %q is %s, not a directory (the sandbox mounts its own /%s there)", ErrBadMount, p, kindOf(fi), d)
+			}
 		}
 	}
 	if s.TmpSize < 0 {
 		return fmt.Errorf("%w: /tmp: negative size %d", ErrBadMount, s.TmpSize)
 	}
 	return nil
+}
+
+func kindOf(fi os.FileInfo) string {
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return "a symbolic link"
+	}
+	return "a file"
 }
 
 func checkTarget(t string) error {
@@ -235,6 +264,10 @@ func checkTarget(t string) error {
 		return fmt.Errorf("%w: target %q: use a root directory to replace the root", ErrBadMount, t)
 	case t == "/proc" || strings.HasPrefix(t, "/proc/"):
 		return fmt.Errorf("%w: target %q: /proc is the sandbox's own", ErrBadMount, t)
+	case strings.HasPrefix(t, "/dev/fd/") || slices.Contains([]string{"/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr"}, t):
+		// Links into /proc/self/fd: a target there would be resolved
+		// through the launcher's own fds, which reach the host.
+		return fmt.Errorf("%w: target %q: it leads into /proc/self/fd", ErrBadMount, t)
 	case strings.ContainsRune(t, 0):
 		return fmt.Errorf("%w: target %q has a NUL byte", ErrBadMount, t)
 	}
@@ -362,7 +395,7 @@ func (s *Spec) Plan() []Step {
 		Flags: msNosuid | msNoexec, Data: "newinstance,ptmxmode=0666,mode=620", Stage: "dev"})
 	p.add(Step{Op: OpMkdir, Target: "/dev/shm", Mode: 0o1777, Stage: "dev"})
 	p.add(Step{Op: OpMount, Source: "shm", Target: "/dev/shm", FSType: "tmpfs",
-		Flags: msNosuid | msNodev | msNoexec, Data: "mode=1777,size=64m", Stage: "dev"})
+		Flags: msNosuid | msNodev | msNoexec, Data: tmpfsData(64<<20, 0), Stage: "dev"})
 
 	for _, f := range maskedFiles {
 		p.add(Step{Op: OpMount, Source: "/dev/null", Target: f, Flags: msBind, Optional: true, Stage: "proc"})
@@ -437,10 +470,17 @@ func (s *Spec) Plan() []Step {
 
 // tmpfsData is the mount data of a tmpfs of size bytes and inodes inodes
 // (0: the kernel's defaults).
+// tmpfsData is the mount data of a tmpfs of size bytes and inodes inodes.
+// With no inode count it has one per 4 KiB of its size: the kernel's
+// default (half the RAM's pages) would let 300,000 empty files cost
+// hundreds of MB of kernel memory that no size limit counts.
 func tmpfsData(size, inodes int64) string {
 	data := "mode=1777"
 	if size > 0 {
 		data += ",size=" + strconv.FormatInt(size, 10)
+	}
+	if inodes <= 0 && size > 0 {
+		inodes = max(size/4096, 64)
 	}
 	if inodes > 0 {
 		data += ",nr_inodes=" + strconv.FormatInt(inodes, 10)

@@ -263,7 +263,9 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 	case SB_MOUNT:
 		return SYS5(SYS_mount, P(a[0]), P(a[1]), P(a[2]), a[3], P(a[4]));
 	case SB_OPEN_TREE: {
-		unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (a[1] ? AT_RECURSIVE : 0);
+		// A symlink as the last component is not followed: the
+		// source may lie where an earlier program could write.
+		unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW | (a[1] ? AT_RECURSIVE : 0);
 		long fd = SYS3(SYS_open_tree, AT_FDCWD, P(a[0]), flags);
 		if (fd < 0)
 			return fd;
