@@ -3,9 +3,11 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"github.com/gosandbox/sandbox/ns"
 	"github.com/gosandbox/sandbox/rootfs"
@@ -159,11 +161,16 @@ func WithProfile(json []byte) Option {
 	}
 }
 
-// WithProfileFile is WithProfile with the profile read from a file.
+// MaxProfileSize is the largest profile file WithProfileFile reads.
+const MaxProfileSize = 1 << 20
+
+// WithProfileFile is WithProfile with the profile read from a file: a
+// regular file of at most MaxProfileSize bytes (a FIFO, a device or a
+// directory is refused with a *ConfigError, never read).
 func WithProfileFile(file string) Option {
 	return func(c *config) error {
 		input := fmt.Sprintf("seccomp profile %q", file)
-		b, err := os.ReadFile(file)
+		b, err := readProfileFile(file)
 		if err != nil {
 			return &ConfigError{Input: input, Err: err}
 		}
@@ -173,6 +180,32 @@ func WithProfileFile(file string) Option {
 		}
 		return setPolicy(c, "WithProfileFile", p)
 	}
+}
+
+// readProfileFile reads a profile file, refusing what would hang the
+// caller (a FIFO nobody writes) or fill its memory (/dev/zero).
+func readProfileFile(file string) ([]byte, error) {
+	// Non-blocking: the open of a FIFO would wait for a writer.
+	f, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxProfileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxProfileSize {
+		return nil, fmt.Errorf("larger than %d bytes", MaxProfileSize)
+	}
+	return b, nil
 }
 
 func withPolicy(name string, p *policy) Option {

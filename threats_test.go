@@ -228,3 +228,31 @@ func TestThreatTmpfsInodes(t *testing.T) {
 		t.Errorf("inodes of /tmp, /dev/shm, /scratch: %q, want %q", out, want)
 	}
 }
+
+// Hardening 9: a profile "file" that is a FIFO (nobody writes), a device
+// (/dev/zero, endless) or too large is refused at once, naming the path.
+func TestThreatProfileFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.json")
+	os.WriteFile(big, bytes.Repeat([]byte(" "), sandbox.MaxProfileSize+1), 0o600)
+	for _, file := range []string{fifo, "/dev/zero", dir, big} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithProfileFile(file))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			var ce *sandbox.ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), file) {
+				t.Errorf("%s: %v, want a ConfigError naming it", file, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Run did not return", file)
+		}
+	}
+}
