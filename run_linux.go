@@ -420,9 +420,16 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	}
 	byRlimit := func(limit string, resource int, v int64) {
 		if v > 0 {
-			rl = append(rl, rlimit{resource, uint64(v)})
+			rl = append(rl, rlimit{resource, uint64(v), uint64(v)})
 			enforce(limit, "rlimit")
 		}
+	}
+	// No core dumps unless the program raises the limit itself (up to
+	// the caller's hard limit): a core is the program's memory, written
+	// where core_pattern says.
+	var core unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_CORE, &core) == nil {
+		rl = append(rl, rlimit{unix.RLIMIT_CORE, 0, core.Max})
 	}
 	byRlimit("file-size", unix.RLIMIT_FSIZE, l.fileSize)
 	byRlimit("open-files", unix.RLIMIT_NOFILE, l.openFiles)
@@ -461,10 +468,10 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	return grp, rl, nil
 }
 
-// rlimit is a resource limit set in the child, soft and hard alike.
+// rlimit is a resource limit set in the child.
 type rlimit struct {
 	resource int
-	value    uint64
+	cur, max uint64
 }
 
 // launchError turns a launcher failure into the package's error types.
@@ -537,6 +544,11 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	// A new session: no controlling terminal of the host, so TIOCSTI
 	// cannot push keystrokes into the caller's shell (CVE-2017-5226).
 	p.Setsid(d("credentials", "setsid", ""))
+	// The caller's process state is not the program's: umask 022 (a
+	// caller's 0 would make the program's files world-writable), and
+	// default scheduling in its own cpuset, placed there already.
+	p.Umask(d("process", "umask", ""), 0o022)
+	p.ResetSched(d("process", "reset scheduling", ""))
 	creds := func() {
 		if !maps.DenySetgroups {
 			// No supplementary group of the caller's survives.
@@ -604,8 +616,12 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	p.ClearCaps(d("capabilities", "capset", ""))
 	// no_new_privs: a setuid or file-capability binary gains nothing.
 	p.NoNewPrivs(d("credentials", "no_new_privs", ""))
+	// A fresh session keyring, the sandbox user's: the caller's keys
+	// (and those of other runs, which share it) are out of reach
+	// under any profile that allows keyctl.
+	p.NewKeyring(d("credentials", "new session keyring", ""))
 	for _, r := range rlimits {
-		p.Setrlimit(d("rlimits", "setrlimit "+strconv.Itoa(r.resource), ""), r.resource, r.value, r.value)
+		p.Setrlimit(d("rlimits", "setrlimit "+strconv.Itoa(r.resource), ""), r.resource, r.cur, r.max)
 	}
 	// The parent-death signal: if the supervisor dies, so does the
 	// sandbox (armed after the uid change, which clears it).

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -254,5 +255,93 @@ func TestThreatProfileFiles(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: Run did not return", file)
 		}
+	}
+}
+
+// Hardening 4 and 10: the program's process state is its own, whatever the
+// caller's: umask 022, nice 0, SCHED_OTHER, every CPU of its cpuset,
+// oom_score_adj 0, RLIMIT_CORE 0 (soft), and a new, empty session keyring
+// (the caller's secret key is out of reach, even with keyctl allowed). A
+// helper process takes odd values first, then runs the probe: its zygote,
+// from which launches are forked, starts with them.
+func TestThreatCallerState(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		testenv.Missing(t, "needs 2 CPUs to narrow the caller's affinity")
+	}
+	var out bytes.Buffer
+	helper := exec.Command(os.Args[0], "-test.run=^TestCallerStateHelper$")
+	helper.Env = append(os.Environ(), "GOSANDBOX_STATE_PROBE="+testenv.Probe(t, "testdata"))
+	helper.Stdout, helper.Stderr = &out, &out
+	if err := helper.Run(); err != nil {
+		t.Fatalf("helper: %v\n%s", err, out.String())
+	}
+	line := ""
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(l, "state: ") {
+			line = strings.TrimPrefix(l, "state: ")
+		}
+	}
+	want := fmt.Sprintf("022 0 0 %d 0 0 %d", runtime.NumCPU(), syscall.ENOKEY)
+	if f := strings.Fields(line); os.Geteuid() != 0 && len(f) == 7 {
+		// Without privilege the caller's nice 5 and oom_score_adj
+		// 500 may stay (RLIMIT_NICE and the kernel's rules decide):
+		// they only lower the sandbox's standing.
+		if f[1] == "5" {
+			f[1] = "0"
+		}
+		if f[4] == "500" {
+			f[4] = "0"
+		}
+		line = strings.Join(f, " ")
+	}
+	if line != want {
+		t.Errorf("the program's state %q, want %q (umask nice policy cpus oom core key); helper:\n%s", line, want, out.String())
+	}
+}
+
+// TestCallerStateHelper is TestThreatCallerState's helper process.
+func TestCallerStateHelper(t *testing.T) {
+	probe := os.Getenv("GOSANDBOX_STATE_PROBE")
+	if probe == "" {
+		t.Skip("a helper of TestThreatCallerState")
+	}
+	syscall.Umask(0o077)
+	if err := unix.Setpriority(unix.PRIO_PROCESS, 0, 5); err != nil {
+		t.Fatal(err)
+	}
+	var one unix.CPUSet
+	one.Set(0)
+	if err := unix.SchedSetaffinity(0, &one); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/proc/self/oom_score_adj", []byte("500"), 0); err != nil {
+		t.Fatal(err)
+	}
+	var core unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_CORE, &core)
+	core.Cur = core.Max
+	unix.Setrlimit(unix.RLIMIT_CORE, &core)
+	if _, err := unix.AddKey("user", "gosandbox-secret", []byte("the caller's secret"), unix.KEY_SPEC_SESSION_KEYRING); err != nil {
+		t.Fatalf("add_key: %v", err)
+	}
+	var out bytes.Buffer
+	cmd := sandbox.Command("/probe/probe", "state")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	res, err := sandbox.Run(cmd, sandbox.WithBind(probe, "/probe"), sandbox.WithoutSeccomp())
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Run: %v %+v: %s", err, res, out.String())
+	}
+	fmt.Printf("state: %s", out.String())
+}
+
+// A run does not change the supervisor's own state: its dumpable flag
+// (a launcher that shared its memory once turned it off with the uid
+// change).
+func TestThreatSupervisorDumpable(t *testing.T) {
+	before, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	res, out := run(t, nil, "/bin/true")
+	wantExit(t, res, out, 0)
+	if after, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); after != before {
+		t.Errorf("dumpable %d before a run, %d after", before, after)
 	}
 }

@@ -62,6 +62,9 @@ const (
 	codeUnshare        = C.SB_UNSHARE
 	codeExecStatic     = C.SB_EXEC_STATIC
 	codeInit           = C.SB_INIT
+	codeUmask          = C.SB_UMASK
+	codeNewKeyring     = C.SB_NEW_KEYRING
+	codeResetSched     = C.SB_RESET_SCHED
 )
 
 // Why ExecStatic refused a guest: the Err of its StepError.

@@ -31,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -245,6 +246,36 @@ static long exec_static(const uint64_t *cands, const char *const *argv, const ch
 
 static long tracee(struct sb_config *cfg);
 
+// reset_sched gives the process the default scheduling policy
+// (SCHED_OTHER: only ever a lowering) and every CPU of its cpuset, where a
+// caller's narrower affinity would otherwise hold. Nice and oom_score_adj
+// are the zygote's, reset when it started (sb_reset_priority).
+static long reset_sched(void)
+{
+	struct {
+		int prio;
+	} param = {0};
+	long r = SYS3(SYS_sched_setscheduler, 0, SCHED_OTHER, &param);
+	if (r < 0)
+		return r;
+	uint64_t all[16];
+	for (int i = 0; i < 16; i++)
+		all[i] = ~0ULL;
+	return SYS3(SYS_sched_setaffinity, 0, sizeof all, all);
+}
+
+void sb_reset_priority(void)
+{
+	// Each only where allowed: unprivileged, a positive nice or
+	// oom_score_adj (which only lower the sandbox's standing) stays.
+	SYS3(SYS_setpriority, PRIO_PROCESS, 0, 0);
+	long fd = SYS4(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd >= 0) {
+		SYS3(SYS_write, fd, "0", 1);
+		SYS1(SYS_close, fd);
+	}
+}
+
 static long run_step(struct sb_config *cfg, const struct sb_step *s)
 {
 	const uint64_t *a = s->a;
@@ -372,6 +403,17 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 		return SYS1(SYS_unshare, a[0]);
 	case SB_TRACEE:
 		return tracee(cfg);
+	case SB_UMASK:
+		SYS1(SYS_umask, a[0]);
+		return 0;
+	case SB_NEW_KEYRING:
+		// KEYCTL_JOIN_SESSION_KEYRING with no name: a new anonymous
+		// session keyring, so nothing of the caller's session
+		// keyring (its keys, and other runs') is reachable.
+		r = SYS2(SYS_keyctl, 1, 0);
+		return r < 0 ? r : 0;
+	case SB_RESET_SCHED:
+		return reset_sched();
 	case SB_EXEC_STATIC:
 		return exec_static((const uint64_t *)(uintptr_t)a[0],
 				   (const char *const *)(uintptr_t)a[1],

@@ -39,6 +39,9 @@ enum {
 	SB_UNSHARE,        // a0 = CLONE_* flags
 	SB_EXEC_STATIC,    // as SB_EXEC, for static ELF executables of the native arch only
 	SB_INIT,           // fork the program, which runs the steps after this one; this process stays as its init
+	SB_UMASK,          // a0 = mask
+	SB_NEW_KEYRING,    // join a new, empty session keyring
+	SB_RESET_SCHED,    // SCHED_OTHER, every CPU of the cpuset
 };
 
 // Errors of SB_EXEC_STATIC beyond errno's range: why a guest is refused.
@@ -112,6 +115,11 @@ struct sb_reply {
 
 // sb_page_size is the page size, found by the zygote when it starts.
 extern long sb_page_size;
+
+// sb_reset_priority sets nice 0 and oom_score_adj 0 where allowed; the
+// zygote calls it when it starts, in the caller's user namespace, where a
+// root caller may lower a nice.
+void sb_reset_priority(void);
 
 // sb_child runs the steps of cfg in a child just forked from the zygote.
 void sb_child(struct sb_config *cfg) __attribute__((noreturn));

@@ -194,6 +194,16 @@ func (p *Program) Unshare(d Desc, flags uintptr) { p.add(d, codeUnshare, 0, num(
 // before the program's first instruction, whatever process is its parent.
 func (p *Program) Tracee(d Desc) { p.add(d, codeTracee, 0) }
 
+// Umask sets the file mode creation mask.
+func (p *Program) Umask(d Desc, mask uint32) { p.add(d, codeUmask, 0, num(uint64(mask))) }
+
+// NewKeyring joins a new, empty session keyring.
+func (p *Program) NewKeyring(d Desc) { p.add(d, codeNewKeyring, 0) }
+
+// ResetSched sets SCHED_OTHER and every CPU of the cpuset. (Nice and
+// oom_score_adj are reset in the zygote, which children inherit.)
+func (p *Program) ResetSched(d Desc) { p.add(d, codeResetSched, 0) }
+
 // Init forks the program here: the steps after it run in the program,
 // while this process stays as its init (pid 1 of its pid namespace). The
 // init forwards the signals it gets to the program, reaps orphans, and

@@ -121,6 +121,8 @@ static void __attribute__((noreturn)) zygote(int sock)
 	for (long sig = 1; sig <= 64; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			SYS4(SYS_rt_sigaction, sig, dfl, 0, 8);
+	// The caller's nice and oom_score_adj are not the sandbox's.
+	sb_reset_priority();
 	long ps = sysconf(_SC_PAGESIZE);
 	if (ps > 0)
 		sb_page_size = ps;
