@@ -110,6 +110,11 @@ func WithOutputLimit(bytes int64) Option {
 	}
 }
 
+// DefaultOutputLimit bounds what the collectors deliver to a writer that
+// is not an *os.File (a bytes.Buffer grows with it), when WithOutputLimit
+// is not given.
+const DefaultOutputLimit = 256 << 20
+
 // WithFileSize limits the size of any file a process writes (default:
 // none), by RLIMIT_FSIZE: a write past it fails with EFBIG, or SIGXFSZ
 // kills the process that has not blocked it.

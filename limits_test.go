@@ -501,3 +501,26 @@ func TestAccountingWithoutLimits(t *testing.T) {
 		t.Errorf("Enforced %+v with no limit asked for", res.Enforced)
 	}
 }
+
+// A writer that is not a file gets at most DefaultOutputLimit bytes with
+// no output limit asked for: the caller's memory does not grow with the
+// program's output.
+func TestDefaultOutputLimit(t *testing.T) {
+	var n countingWriter
+	cmd := sandbox.Command("/bin/sh", "-c", fmt.Sprintf("head -c %d /dev/zero", sandbox.DefaultOutputLimit+(1<<20)))
+	cmd.Stdout = &n
+	res, err := sandbox.Run(cmd, sandbox.WithTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sandbox.OutputExceeded || int64(n) != sandbox.DefaultOutputLimit {
+		t.Errorf("status %v, %d bytes delivered; want output_exceeded and %d", res.Status, n, sandbox.DefaultOutputLimit)
+	}
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
+}

@@ -70,6 +70,7 @@ type config struct {
 	lim        limits
 	learn      *learned // a Learn run's record, or nil
 	noInit     bool     // WithoutInit
+	direct     bool     // WithDirectFiles
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -250,6 +251,20 @@ func WithoutNamespaces(s ns.Set) Option {
 func WithoutInit() Option {
 	return func(c *config) error {
 		c.noInit = true
+		return nil
+	}
+}
+
+// WithDirectFiles passes an *os.File in Cmd.Stdin, Cmd.Stdout or
+// Cmd.Stderr to the program as it is, whatever it is. By default only
+// pipes and character devices are; a regular file or a socket goes
+// through a pipe. Passed as it is, the program gets the caller's open file
+// description: it can read what the file held before (through
+// /proc/self/fd, or by seeking), truncate and rewrite it, and write to a
+// socket's peer. Use it for files made for the run alone.
+func WithDirectFiles() Option {
+	return func(c *config) error {
+		c.direct = true
 		return nil
 	}
 }

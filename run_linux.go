@@ -84,7 +84,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		defer grp.Release()
 	}
 	k := &killer{}
-	st, err := newStdio(cmd, c.lim.output, func() { k.kill(OutputExceeded) })
+	st, err := newStdio(cmd, c.lim.output, c.direct, func() { k.kill(OutputExceeded) })
 	if err != nil {
 		return nil, err
 	}
@@ -708,12 +708,19 @@ type stdio struct {
 
 // newStdio sets up the program's stdio. With an output limit, stdout and
 // stderr always go through pipes and collectors that share the limit, and
-// exceeded is called once when it is passed.
-func newStdio(cmd *Cmd, limit int64, exceeded func()) (*stdio, error) {
+// exceeded is called once when it is passed. Without one, a writer that is
+// not a file gets DefaultOutputLimit. direct passes every *os.File as it
+// is (WithDirectFiles).
+func newStdio(cmd *Cmd, limit int64, direct bool, exceeded func()) (*stdio, error) {
 	s := &stdio{}
+	if limit == 0 && (isWriter(cmd.Stdout) || isWriter(cmd.Stderr)) {
+		// A bytes.Buffer grows with the output: not without bound.
+		limit = DefaultOutputLimit
+	}
 	if limit > 0 {
 		s.cap = &capper{left: limit, exceeded: exceeded}
 	}
+	passable := func(f *os.File) bool { return direct || passAsIs(f) }
 	var devNull *os.File
 	null := func() (*os.File, error) {
 		if devNull == nil {
@@ -740,19 +747,18 @@ func newStdio(cmd *Cmd, limit int64, exceeded func()) (*stdio, error) {
 		}
 		add(f)
 	case *os.File:
+		if !passable(r) {
+			// A regular file, a socket: fed through a pipe.
+			if err := s.feed(r, add); err != nil {
+				return fail(err)
+			}
+			break
+		}
 		s.keep = append(s.keep, r)
 		add(r)
 	default:
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			return fail(&SetupError{Stage: "stdio", Op: "pipe", Err: err})
-		}
-		s.child = append(s.child, pr)
-		s.parent = append(s.parent, pw)
-		add(pr)
-		s.stdinCopy = func() {
-			_, _ = io.Copy(pw, r)
-			pw.Close()
+		if err := s.feed(r, add); err != nil {
+			return fail(err)
 		}
 	}
 	var shared *os.File
@@ -765,7 +771,7 @@ func newStdio(cmd *Cmd, limit int64, exceeded func()) (*stdio, error) {
 				return fail(err)
 			}
 			add(f)
-		case isFile && s.cap == nil:
+		case isFile && s.cap == nil && passable(f):
 			s.keep = append(s.keep, f)
 			add(f)
 		case shared != nil && sameWriter(cmd.Stdout, cmd.Stderr):
@@ -790,6 +796,36 @@ func newStdio(cmd *Cmd, limit int64, exceeded func()) (*stdio, error) {
 		add(f)
 	}
 	return s, nil
+}
+
+// feed makes the program's stdin a pipe that a goroutine fills from r.
+func (s *stdio) feed(r io.Reader, add func(*os.File)) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return &SetupError{Stage: "stdio", Op: "pipe", Err: err}
+	}
+	s.child = append(s.child, pr)
+	s.parent = append(s.parent, pw)
+	add(pr)
+	s.stdinCopy = func() {
+		_, _ = io.Copy(pw, r)
+		pw.Close()
+	}
+	return nil
+}
+
+// passAsIs says whether f may be the program's own: a pipe or a character
+// device (a terminal, /dev/null) holds nothing of the caller's to read
+// back or rewrite.
+func passAsIs(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&(os.ModeNamedPipe|os.ModeCharDevice) != 0
+}
+
+// isWriter says whether w is a writer that is not a file.
+func isWriter(w io.Writer) bool {
+	_, isFile := w.(*os.File)
+	return w != nil && !isFile
 }
 
 // collect copies the program's output from r to w, up to the output

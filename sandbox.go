@@ -89,11 +89,21 @@ type Cmd struct {
 	// (or the caller's when the mount namespace is off).
 	Dir string
 	// Stdin is the program's standard input; nil means /dev/null. An
-	// *os.File is passed as it is; any other reader is fed through a pipe.
+	// *os.File that is a pipe or a character device (a terminal,
+	// /dev/null) is passed as it is; any other reader, a regular file
+	// included, is fed through a pipe: the program never holds the
+	// caller's open file (to seek back, reopen it through
+	// /proc/self/fd, or write to it).
 	Stdin io.Reader
 	// Stdout and Stderr are the program's standard output and error; nil
-	// means /dev/null. An *os.File is passed as it is; any other writer is
-	// fed from a pipe. When both are the same writer, one pipe serves both.
+	// means /dev/null. An *os.File that is a pipe or a character device
+	// is passed as it is; any other writer, a regular file (a log, say)
+	// or a socket included, is fed from a pipe, so that the program
+	// cannot read back, truncate or rewrite what the file held (see
+	// WithDirectFiles). When both are the same writer, one pipe serves
+	// both. A writer that is not an *os.File gets at most
+	// DefaultOutputLimit bytes unless WithOutputLimit says otherwise: past
+	// them the program is killed, Status OutputExceeded.
 	Stdout io.Writer
 	Stderr io.Writer
 	// ExtraFiles become fds 3, 4, ... of the program. No other fd of the

@@ -345,3 +345,40 @@ func TestThreatSupervisorDumpable(t *testing.T) {
 		t.Errorf("dumpable %d before a run, %d after", before, after)
 	}
 }
+
+// Hardening 5: a regular file given as Stdout (a log) reaches the program
+// through a pipe. Handed over as it is, the program read the log's earlier
+// lines through /proc/self/fd/1, and truncated it.
+func TestThreatCallerLog(t *testing.T) {
+	const script = `timeout 1 cat /proc/$$/fd/1 > /tmp/got 2>/dev/null; echo leaked $(grep -c secret /tmp/got); : > /proc/$$/fd/1; echo after`
+	for _, direct := range []bool{false, true} {
+		logFile := filepath.Join(t.TempDir(), "log")
+		if err := os.WriteFile(logFile, []byte("an earlier secret line\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(logFile, os.O_RDWR|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(logFile, 0o666) // the sandbox user may reopen it, as a log's readers could
+		cmd := sandbox.Command("/bin/sh", "-c", script)
+		cmd.Stdout = f
+		opts := []sandbox.Option{sandbox.WithTimeout(10 * time.Second)}
+		if direct {
+			opts = append(opts, sandbox.WithDirectFiles())
+		}
+		_, err = sandbox.Run(cmd, opts...)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(logFile)
+		safe := strings.HasPrefix(string(b), "an earlier secret line\nleaked 0\n")
+		if !direct && !safe {
+			t.Errorf("the program read or rewrote the caller's log: %q", b)
+		}
+		if direct && safe {
+			t.Errorf("WithDirectFiles: the attack failed (%q): the test shows nothing", b)
+		}
+	}
+}
