@@ -11,6 +11,7 @@ import (
 	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -55,6 +56,18 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 		return nil, &ConfigError{Input: input, Err: fmt.Errorf("%w: the profile denies what the launch needs: %s", filter.ErrProfile, strings.Join(denied, ", "))}
 	}
 	return &program{bpf: f.BPF, notify: f.Notify}, nil
+}
+
+// guarded is p behind the sandbox's own additions to every filter
+// (filter.Guard): TIOCSTI and TIOCLINUX denied, and with noVsock (a
+// network of its own) AF_VSOCK sockets, which a network namespace does not
+// confine.
+func (p *program) guarded(noVsock bool) *program {
+	g := &program{bpf: filter.Guard(p.bpf, noVsock, 0)}
+	if p.notify != nil {
+		g.notify = filter.Guard(p.notify, noVsock, unix.SECCOMP_RET_USER_NOTIF)
+	}
+	return g
 }
 
 // profileCache holds compiled custom profiles by the hash of their JSON.

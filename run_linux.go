@@ -74,6 +74,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	if c.learn != nil {
 		prog = &program{bpf: filter.Learning(auditArchNative, uint32(3+len(cmd.ExtraFiles)))}
 	}
+	if prog != nil {
+		prog = prog.guarded(c.namespaces.Has(ns.Net))
+	}
 	res := &Result{SeccompMode: c.policy.mode}
 	grp, rlimits, err := c.resources(res)
 	if err != nil {

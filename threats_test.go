@@ -15,6 +15,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/internal/testenv"
 	"github.com/gosandbox/sandbox/ns"
@@ -380,5 +381,33 @@ func TestThreatCallerLog(t *testing.T) {
 		if direct && safe {
 			t.Errorf("WithDirectFiles: the attack failed (%q): the test shows nothing", b)
 		}
+	}
+}
+
+// Hardening 6 and 7: every filter the sandbox builds denies TIOCSTI and
+// TIOCLINUX (high bits of the command or not), whatever the profile, and
+// with a network of its own AF_VSOCK sockets, which a network namespace
+// does not confine. With /dev/null as stdin an allowed ioctl fails with
+// ENOTTY, and a denied one with EPERM.
+func TestThreatTerminalAndVsock(t *testing.T) {
+	const allowAll = `{"defaultAction":"SCMP_ACT_ALLOW"}`
+	for _, opts := range [][]sandbox.Option{nil, {sandbox.WithProfile([]byte(allowAll))}} {
+		res, out := run(t, opts, "/probe/probe", "tty")
+		wantExit(t, res, out, 0)
+		want := map[string]syscall.Errno{"tiocsti": syscall.EPERM, "tiocsti-high": syscall.EPERM, "tioclinux": syscall.EPERM}
+		if diff := cmp.Diff(want, probeErrnos(t, out)); diff != "" {
+			t.Errorf("ioctls (-want +got):\n%s", diff)
+		}
+		res, out = run(t, opts, "/probe/probe", "vsock")
+		wantExit(t, res, out, 0)
+		if out != fmt.Sprintf("vsock %d\n", syscall.EPERM) {
+			t.Errorf("vsock: %q, want EPERM", out)
+		}
+	}
+	// The host's network: AF_VSOCK is the caller's choice then.
+	res, out := run(t, []sandbox.Option{sandbox.WithProfile([]byte(allowAll)), sandbox.WithNetwork(sandbox.NetworkHost)}, "/probe/probe", "vsock")
+	wantExit(t, res, out, 0)
+	if out == fmt.Sprintf("vsock %d\n", syscall.EPERM) {
+		t.Errorf("vsock under NetworkHost: %q, want what the kernel says", out)
 	}
 }

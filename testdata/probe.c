@@ -15,6 +15,8 @@
 //   probe segv              a NULL dereference
 //   probe attach PID        ptrace(PTRACE_ATTACH, PID): "attach errno"
 //   probe state             "umask nice policy cpus oom_score_adj core-soft key-errno"
+//   probe tty               TIOCSTI, TIOCSTI with high bits, TIOCLINUX on fd 0: "name errno" each
+//   probe vsock             socket(AF_VSOCK): "vsock errno"
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -211,6 +213,23 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "attach") && argc == 3) {
 		long r = ptrace(PTRACE_ATTACH, atoi(argv[2]), 0, 0);
 		printf("attach %d\n", r < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(mode, "tty")) {
+		char c = 'x';
+		// The kernel reads the command as 32 bits: high bits must not
+		// slip past a filter.
+		long r1 = syscall(SYS_ioctl, 0, (unsigned long)TIOCSTI, &c);
+		int e1 = r1 < 0 ? errno : 0;
+		long r2 = syscall(SYS_ioctl, 0, (1UL << 32) | TIOCSTI, &c);
+		int e2 = r2 < 0 ? errno : 0;
+		long r3 = syscall(SYS_ioctl, 0, (unsigned long)TIOCLINUX, &c);
+		printf("tiocsti %d\ntiocsti-high %d\ntioclinux %d\n", e1, e2, r3 < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(mode, "vsock")) {
+		int fd = socket(40 /* AF_VSOCK */, SOCK_STREAM, 0);
+		printf("vsock %d\n", fd < 0 ? errno : 0);
 		return 0;
 	}
 	if (!strcmp(mode, "state")) {
