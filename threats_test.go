@@ -411,3 +411,37 @@ func TestThreatTerminalAndVsock(t *testing.T) {
 		t.Errorf("vsock under NetworkHost: %q, want what the kernel says", out)
 	}
 }
+
+// Hardening 3: a program plants symlinks into /proc/self/fd in a
+// read-write bind; a later run mounts below one. Resolved as it was, the
+// launcher followed it into a directory it held open (a captured bind
+// source, the host's) and made the mount point there. Without a user
+// namespace setup runs as host root, so even a root-only directory took
+// it. Setup now follows no magic link: the run fails, and the host
+// directory stays empty.
+func TestThreatPlantedMagicLink(t *testing.T) {
+	testenv.RequireRoot(t)
+	work, host := t.TempDir(), t.TempDir()
+	os.Chmod(work, 0o777)
+	os.Chmod(host, 0o700) // root's alone
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	os.Chmod(filepath.Dir(file), 0o755)
+	noUserNS := sandbox.WithoutNamespaces(ns.User)
+	res, out := run(t, []sandbox.Option{noUserNS, sandbox.WithBindRW(work, "/work")}, "/bin/sh", "-c",
+		"for n in $(seq 3 40); do ln -s /proc/self/fd/$n /work/fd$n; done")
+	wantExit(t, res, out, 0)
+	for n := 3; n <= 40; n++ {
+		target := fmt.Sprintf("/work/fd%d/planted", n)
+		// The planted target before /h: /h's capture is still open
+		// when the mount point is made.
+		_, _, err := runErr(t, []sandbox.Option{noUserNS, sandbox.WithBindRW(work, "/work"), sandbox.WithBind(file, target), sandbox.WithBindRW(host, "/h")}, "/bin/true")
+		var se *sandbox.SetupError
+		if err != nil && !errors.As(err, &se) {
+			t.Errorf("%s: %v, want a SetupError", target, err)
+		}
+	}
+	if entries, _ := os.ReadDir(host); len(entries) != 0 {
+		t.Errorf("the launcher made %v in a root-only host directory", entries)
+	}
+}

@@ -159,24 +159,16 @@ func cgroup2Mount(t *testing.T) string {
 	return ""
 }
 
-// Setup runs under the deadline: a step that would block for ever (an
-// open of a FIFO that nobody reads) is killed from outside when ctx ends,
-// and Start returns ctx's cause.
+// Setup runs under the deadline: a launch whose setup outlasts ctx (here
+// the supervisor's own part, a Prepare that takes too long, while the
+// child waits to be released) is killed when ctx ends, and Start returns
+// ctx's cause.
 func TestStartDeadline(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := &Program{}
-	p.Create(Desc{Stage: "root", Op: "create", Path: fifo}, fifo, 0o600)
-	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
-	spec := &Spec{Program: p} // no user namespace: the FIFO is root's
-	if os.Geteuid() != 0 {
-		spec = userSpec(p)
-		os.Chmod(filepath.Dir(fifo), 0o755)
-		os.Chmod(fifo, 0o666)
-	}
 	const deadline = 200 * time.Millisecond
+	p := &Program{}
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
+	spec := userSpec(p)
+	spec.Prepare = func(int) error { time.Sleep(2 * deadline); return nil }
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
@@ -186,8 +178,24 @@ func TestStartDeadline(t *testing.T) {
 	if !errors.As(err, &se) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Start: %v, want a StepError wrapping the deadline", err)
 	}
-	if took > deadline+time.Second {
+	if took > 2*deadline+time.Second {
 		t.Errorf("Start returned after %v for a deadline of %v", took, deadline)
+	}
+}
+
+// A mount point that is a FIFO (or any other non-regular file, or a
+// link) is refused, never opened: an open of a FIFO would block.
+func TestCreateRefusesNonFile(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(fifo), 0o755)
+	p := &Program{}
+	p.Create(Desc{Stage: "root", Op: "create", Path: fifo}, fifo, 0o600)
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
+	if _, err := Start(context.Background(), userSpec(p)); !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("Start: %v, want EEXIST", err)
 	}
 }
 

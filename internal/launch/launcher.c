@@ -80,7 +80,7 @@ static long setattr(int dfd, const char *path, unsigned flags, uint64_t set, uin
 
 static long write_file(const char *path, const char *data, long len, long mode)
 {
-	long fd = SYS4(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	long fd = sb_create(path, mode, 0);
 	if (fd < 0)
 		return fd;
 	while (len > 0) {
@@ -292,7 +292,7 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 	case SB_SETRESUID:
 		return SYS3(SYS_setresuid, a[0], a[0], a[0]);
 	case SB_MOUNT:
-		return SYS5(SYS_mount, P(a[0]), P(a[1]), P(a[2]), a[3], P(a[4]));
+		return sb_mount(P(a[0]), P(a[1]), P(a[2]), a[3], P(a[4]));
 	case SB_OPEN_TREE: {
 		// A symlink as the last component is not followed: the
 		// source may lie where an earlier program could write.
@@ -305,20 +305,27 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 	}
 	case SB_MOVE_MOUNT: {
 		int fd = cfg->slots[a[0]];
-		r = raw6(SYS_move_mount, fd, (long)"", AT_FDCWD, (long)P(a[1]), MOVE_MOUNT_F_EMPTY_PATH, 0);
+		r = sb_move_mount(fd, P(a[1]));
 		SYS1(SYS_close, fd);
 		return r;
 	}
-	case SB_SETATTR:
-		return setattr(AT_FDCWD, P(a[0]), a[1] ? AT_RECURSIVE : 0, a[2], a[3]);
+	case SB_SETATTR: {
+		long fd = sb_open(P(a[0]), O_PATH | O_NOFOLLOW, 0);
+		if (fd < 0)
+			return fd;
+		r = setattr(fd, "", AT_EMPTY_PATH | (a[1] ? AT_RECURSIVE : 0), a[2], a[3]);
+		SYS1(SYS_close, fd);
+		return r;
+	}
 	case SB_MKDIR:
-		r = SYS3(SYS_mkdirat, AT_FDCWD, P(a[0]), a[1]);
+		r = sb_mkdir(P(a[0]), a[1]);
 		return (r == -EEXIST && (s->flags & SB_EXIST_OK)) ? 0 : r;
 	case SB_CREATE:
-		r = SYS4(SYS_openat, AT_FDCWD, P(a[0]), O_WRONLY | O_CREAT | O_CLOEXEC, a[1]);
-		return r < 0 ? r : SYS1(SYS_close, r);
+		// A mount point: one there already is fine if it is a file.
+		r = sb_create(P(a[0]), a[1], 1);
+		return r <= 0 ? r : SYS1(SYS_close, r);
 	case SB_SYMLINK:
-		return SYS3(SYS_symlinkat, P(a[0]), AT_FDCWD, P(a[1]));
+		return sb_symlink(P(a[0]), P(a[1]));
 	case SB_WRITE_FILE:
 		return write_file(P(a[0]), P(a[1]), (long)a[2], (long)a[3]);
 	case SB_PIVOT_ROOT:
@@ -332,7 +339,7 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 			return r;
 		return SYS1(SYS_chdir, "/");
 	case SB_CHDIR:
-		return SYS1(SYS_chdir, P(a[0]));
+		return sb_chdir(P(a[0]));
 	case SB_SETHOSTNAME:
 		return SYS2(SYS_sethostname, P(a[0]), a[1]);
 	case SB_LOOPBACK_UP:

@@ -113,6 +113,18 @@ struct sb_reply {
 // its socket's fd number as value) before the Go runtime starts.
 #define SB_ZYGOTE_ENV "_GOSANDBOX_ZYGOTE"
 
+// Setup's path operations (paths.c): no magic link is followed, creates
+// are O_EXCL|O_NOFOLLOW, mounts go through the fd opened.
+long sb_open(const char *path, long flags, long mode);
+long sb_open_parent(const char *path, const char **base);
+long sb_fd_path(long fd, char buf[32]);
+long sb_mkdir(const char *path, long mode);
+long sb_create(const char *path, long mode, int exist_ok);
+long sb_symlink(const char *target, const char *path);
+long sb_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
+long sb_move_mount(int from, const char *target);
+long sb_chdir(const char *path);
+
 // sb_page_size is the page size, found by the zygote when it starts.
 extern long sb_page_size;
 
