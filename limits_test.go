@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -523,4 +524,30 @@ type countingWriter int64
 func (c *countingWriter) Write(p []byte) (int, error) {
 	*c += countingWriter(len(p))
 	return len(p), nil
+}
+
+// A stdin reader that blocks (a connection nobody writes to) leaves no
+// goroutine behind once Run returns, and is left usable.
+func TestStdinReaderNoLeak(t *testing.T) {
+	limited(t, nil, "true") // the zygote's goroutines first
+	before := runtime.NumGoroutine()
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	cmd := sandbox.Command("/bin/true")
+	cmd.Stdin = a
+	if _, err := sandbox.Run(cmd); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > before && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Errorf("%d goroutines before, %d after", before, g)
+	}
+	go b.Write([]byte("x"))
+	buf := make([]byte, 1)
+	if _, err := a.Read(buf); err != nil {
+		t.Errorf("the caller's reader after Run: %v", err)
+	}
 }

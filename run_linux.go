@@ -193,6 +193,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	st.wait()
+	st.stopStdin()
 	if err != nil {
 		return nil, &SetupError{Stage: "wait", Op: "wait4", Err: err}
 	}
@@ -705,6 +706,9 @@ type stdio struct {
 	parent    []*os.File // our ends, closed when done
 	copies    []func()
 	stdinCopy func()
+	stdinSrc  io.Reader     // what stdinCopy reads
+	stdinPipe *os.File      // and writes to
+	stdinDone chan struct{} // closed when stdinCopy returns
 	wg        sync.WaitGroup
 	cap       *capper // nil: no output limit
 }
@@ -810,11 +814,32 @@ func (s *stdio) feed(r io.Reader, add func(*os.File)) error {
 	s.child = append(s.child, pr)
 	s.parent = append(s.parent, pw)
 	add(pr)
+	s.stdinSrc, s.stdinPipe, s.stdinDone = r, pw, make(chan struct{})
 	s.stdinCopy = func() {
+		defer close(s.stdinDone)
 		_, _ = io.Copy(pw, r)
 		pw.Close()
 	}
 	return nil
+}
+
+// stopStdin ends the stdin copy once the program is gone, so that no
+// goroutine of the run outlives Run: a write to the closed pipe fails, and
+// a Read that blocks is cut short where the reader has a read deadline
+// (os.File, net.Conn), then the deadline is cleared again, leaving the
+// reader as it was. A reader with no deadline keeps its goroutine until
+// its Read returns.
+func (s *stdio) stopStdin() {
+	if s.stdinDone == nil {
+		return
+	}
+	s.stdinPipe.Close()
+	d, ok := s.stdinSrc.(interface{ SetReadDeadline(time.Time) error })
+	if !ok || d.SetReadDeadline(time.Now()) != nil {
+		return
+	}
+	<-s.stdinDone
+	_ = d.SetReadDeadline(time.Time{})
 }
 
 // passAsIs says whether f may be the program's own: a pipe or a character

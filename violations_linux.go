@@ -46,6 +46,35 @@ type notifier struct {
 	// killed is told the host pid of each process the notifier killed
 	// for a kill action.
 	killed func(pid int)
+	// tokens and refilled are the rate limit's bucket.
+	tokens   float64
+	refilled time.Time
+}
+
+// The notifier answers at most denialRate denied calls a second, after a
+// burst of denialBurst: a program that floods it with denied calls (each
+// costs the supervisor a wake-up, two ioctls and a run of the filter, none
+// of it charged to the sandbox) waits for each answer instead, blocked in
+// the call. Programs deny-probe a few calls at most; this bounds what a
+// hostile one costs the caller.
+const (
+	denialRate  = 10000
+	denialBurst = 1000
+)
+
+// pace waits until the rate limit lets the next denied call be answered.
+func (n *notifier) pace() {
+	for {
+		now := time.Now()
+		n.tokens = min(denialBurst, n.tokens+now.Sub(n.refilled).Seconds()*denialRate)
+		n.refilled = now
+		if n.tokens >= 1 {
+			n.tokens--
+			return
+		}
+		// Ten answers' worth: shorter sleeps overshoot.
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // startNotifier answers the calls of lst, a listener in Go's netpoller (as
@@ -57,7 +86,7 @@ func startNotifier(lst *os.File, bpf []byte, out *violations, killed func(pid in
 	if err != nil {
 		return nil, err
 	}
-	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out, killed: killed}
+	n := &notifier{lst: lst, vm: vm, done: make(chan struct{}), out: out, killed: killed, tokens: denialBurst, refilled: time.Now()}
 	go n.loop()
 	return n, nil
 }
@@ -89,6 +118,7 @@ func (n *notifier) loop() {
 		if !got {
 			continue // the caller died meanwhile (ENOENT), or a signal
 		}
+		n.pace()
 		ret, err := n.vm.Decide(req.arch(), req.nr(), req.args())
 		name, abi := filter.SyscallName(req.arch(), int(req.nr()))
 		if name == "" {

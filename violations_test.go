@@ -148,3 +148,21 @@ func TestViolationNoneAndNoLeak(t *testing.T) {
 		t.Errorf("%d fds before, %d after", fds, f)
 	}
 }
+
+// A flood of denied calls is paced: past a burst, the notifier answers at
+// most 10,000 a second, so the flooding program waits (blocked in its
+// calls) rather than costing the caller a CPU. Every denial is still
+// answered with its errno, and counted.
+func TestViolationFloodPaced(t *testing.T) {
+	const n = 16000 // 15,000 past the burst: 1.5 s at the least
+	start := time.Now()
+	res, out := run(t, nil, "/probe/probe", "flood", fmt.Sprint(n))
+	took := time.Since(start)
+	wantExit(t, res, out, 0)
+	if out != fmt.Sprintf("flood %d\n", syscall.EPERM) || res.ViolationCount != n {
+		t.Errorf("output %q, %d violations; want EPERM and %d", out, res.ViolationCount, n)
+	}
+	if took < 1400*time.Millisecond {
+		t.Errorf("%d denials in %v: not paced", n, took)
+	}
+}

@@ -17,6 +17,7 @@
 //   probe state             "umask nice policy cpus oom_score_adj core-soft key-errno"
 //   probe tty               TIOCSTI, TIOCSTI with high bits, TIOCLINUX on fd 0: "name errno" each
 //   probe vsock             socket(AF_VSOCK): "vsock errno"
+//   probe flood N           N denied calls (mount, with NULL arguments): "flood errno-of-last"
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -225,6 +226,13 @@ int main(int argc, char **argv)
 		int e2 = r2 < 0 ? errno : 0;
 		long r3 = syscall(SYS_ioctl, 0, (unsigned long)TIOCLINUX, &c);
 		printf("tiocsti %d\ntiocsti-high %d\ntioclinux %d\n", e1, e2, r3 < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(mode, "flood") && argc == 3) {
+		long n = atol(argv[2]), r = 0;
+		for (long i = 0; i < n; i++)
+			r = syscall(SYS_mount, 0, 0, 0, 0, 0);
+		printf("flood %d\n", r < 0 ? errno : 0);
 		return 0;
 	}
 	if (!strcmp(mode, "vsock")) {

@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -249,4 +251,65 @@ func TestDieUnderHostileFilter(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Start did not return: the launcher spins on a denied exit")
 	}
+}
+
+// If the supervisor dies while a launch is under way, the program never
+// runs: the child waits for its release, sees the supervisor's end of the
+// pipe close, and exits (and had it been released, its parent-death
+// signal, or the closed report socket its pdeathsig step checks, would end
+// it). A helper process is the supervisor here; it is killed in Prepare,
+// before it releases the child.
+func TestSupervisorDeathDuringSetup(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	os.Chmod(filepath.Dir(marker), 0o777)
+	helper := exec.Command(os.Args[0], "-test.run=^TestSupervisorDeathHelper$")
+	helper.Env = append(os.Environ(), "GOSANDBOX_DEATH_MARKER="+marker)
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	if _, err := fmt.Fscanf(out, "child %d\n", &pid); err != nil {
+		helper.Process.Kill()
+		helper.Wait()
+		t.Fatalf("helper: %v", err)
+	}
+	helper.Process.Kill() // mid-launch
+	helper.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(b), ") Z ") {
+			break // gone, or dead and waiting for its new parent
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child %d lives on without its supervisor", pid)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the program ran without its supervisor")
+	}
+}
+
+// TestSupervisorDeathHelper is TestSupervisorDeathDuringSetup's supervisor.
+func TestSupervisorDeathHelper(t *testing.T) {
+	marker := os.Getenv("GOSANDBOX_DEATH_MARKER")
+	if marker == "" {
+		t.Skip("a helper of TestSupervisorDeathDuringSetup")
+	}
+	p := &Program{}
+	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/sh"}, []string{"sh", "-c", "echo > " + marker}, nil)
+	spec := &Spec{Program: p}
+	if os.Geteuid() != 0 {
+		spec = userSpec(p)
+	}
+	spec.Prepare = func(pid int) error {
+		fmt.Printf("child %d\n", pid)
+		select {} // killed here
+	}
+	Start(context.Background(), spec)
 }
