@@ -323,3 +323,44 @@ func TestOutputFilesFollowNoSymlink(t *testing.T) {
 		}
 	}
 }
+
+// Rootless, where no cgroup can be had, the default --pids cannot be
+// enforced: the CLI says so on stderr, and runs.
+func TestDefaultPidsUnenforceable(t *testing.T) {
+	testenv.RequireRoot(t)
+	setpriv := testenv.RequireTool(t, "setpriv")
+	dir, err := os.MkdirTemp("", "sandbox-cli-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "cli.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(setpriv, "--reuid=1000", "--regid=1000", "--clear-groups", "--inh-caps=-all", "--", bin, "-test.run=^TestCLIHelper$")
+	cmd.Env = append(os.Environ(), "GOSANDBOX_CLI_ARGS=run\t--\ttrue")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "the default --pids 256 cannot be enforced here") || !strings.Contains(string(out), "exit 0") {
+		t.Errorf("output %q, want the warning and exit 0", out)
+	}
+}
+
+// TestCLIHelper runs the CLI with the arguments in GOSANDBOX_CLI_ARGS
+// (tab-separated).
+func TestCLIHelper(t *testing.T) {
+	args := os.Getenv("GOSANDBOX_CLI_ARGS")
+	if args == "" {
+		t.Skip("a helper of the CLI tests")
+	}
+	code := run(strings.Split(args, "\t"), strings.NewReader(""), os.Stdout, os.Stdout)
+	fmt.Printf("exit %d\n", code)
+}
