@@ -55,7 +55,7 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 	if len(denied) > 0 {
 		return nil, &ConfigError{Input: input, Err: fmt.Errorf("%w: the profile denies what the launch needs: %s", filter.ErrProfile, strings.Join(denied, ", "))}
 	}
-	return &program{bpf: f.BPF, notify: f.Notify}, nil
+	return &program{bpf: f.BPF, notify: f.Notify, flags: f.Flags}, nil
 }
 
 // guarded is p behind the sandbox's own additions to every filter
@@ -63,7 +63,7 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 // network of its own) AF_VSOCK sockets, which a network namespace does not
 // confine.
 func (p *program) guarded(noVsock bool) *program {
-	g := &program{bpf: filter.Guard(p.bpf, noVsock, 0)}
+	g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags}
 	if p.notify != nil {
 		g.notify = filter.Guard(p.notify, noVsock, unix.SECCOMP_RET_USER_NOTIF)
 	}

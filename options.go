@@ -51,9 +51,11 @@ type policy struct {
 }
 
 // program is a compiled filter: the profile's program, and its variant
-// whose errno returns notify the supervisor (nil where that cannot be).
+// whose errno returns notify the supervisor (nil where that cannot be),
+// and the SECCOMP_FILTER_FLAG_* to install them with.
 type program struct {
 	bpf, notify []byte
+	flags       uint32
 }
 
 var unconfinedPolicy = &policy{mode: Unconfined}

@@ -645,15 +645,15 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		// The filter comes last before execve, so that it judges only
 		// the program, never the setup. Its errno returns notify the
 		// supervisor, which answers with the same errno.
-		p.Seccomp(d("seccomp", "install filter", ""), prog.notify, true)
+		p.Seccomp(d("seccomp", "install filter", ""), prog.notify, true, prog.flags)
 	case prog != nil && c.learn != nil:
 		// Learning: the filter's traps stop the program for its
 		// tracer, which records each call (traceLearn).
 		spec.Trace = learnTraceOptions
 		p.Tracee(d("learn", "PTRACE_SEIZE", ""))
-		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
+		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false, prog.flags)
 	case prog != nil:
-		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false)
+		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false, prog.flags)
 	}
 	if c.policy == strictPolicy {
 		// Strict mode is entered at the exec stop (enterStrict).

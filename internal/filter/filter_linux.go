@@ -29,6 +29,33 @@ type Filter struct {
 	// not allow read, write and execve on the native arch whatever their
 	// arguments: the launcher needs them after installing the filter.
 	Notify []byte
+	// Flags are the SECCOMP_FILTER_FLAG_* bits of the profile's flags.
+	Flags uint32
+}
+
+// Filter flags (SECCOMP_FILTER_FLAG_*) a profile may name (runtime-spec
+// "flags"). With none named, SPEC_ALLOW, as runc does.
+var profileFlags = map[specs.LinuxSeccompFlag]uint32{
+	specs.LinuxSeccompFlagLog:              1 << 1,
+	specs.LinuxSeccompFlagSpecAllow:        1 << 2,
+	specs.LinuxSeccompFlagWaitKillableRecv: 1 << 5,
+}
+
+// flagsOf returns the filter flags of p, or an error naming one it does
+// not know.
+func flagsOf(p *specs.LinuxSeccomp) (uint32, error) {
+	if len(p.Flags) == 0 {
+		return profileFlags[specs.LinuxSeccompFlagSpecAllow], nil
+	}
+	var flags uint32
+	for _, f := range p.Flags {
+		bit, ok := profileFlags[f]
+		if !ok {
+			return 0, fmt.Errorf("%w: unknown flag %q", ErrProfile, f)
+		}
+		flags |= bit
+	}
+	return flags, nil
 }
 
 // ErrProfile is wrapped by every error about the profile's content.
@@ -48,11 +75,15 @@ type action struct {
 	ret  uint32 // the SECCOMP_RET_* value, for the prefix of unknown syscalls
 }
 
-func toAction(a specs.LinuxSeccompAction, errnoRet *uint, defaultErrno *uint) (action, error) {
+// maxErrno is the largest errno a filter may return: the kernel's
+// MAX_ERRNO is 4095, and libseccomp keeps it for itself.
+const maxErrno = 4094
+
+// toAction is the action a, with errnoRet its errno (nil: EPERM, as the
+// runtime-spec says for a rule; the profile's defaultErrnoRet applies to
+// its default action only).
+func toAction(a specs.LinuxSeccompAction, errnoRet *uint) (action, error) {
 	errno := uint(unix.EPERM)
-	if defaultErrno != nil {
-		errno = *defaultErrno
-	}
 	if errnoRet != nil {
 		errno = *errnoRet
 	}
@@ -60,8 +91,8 @@ func toAction(a specs.LinuxSeccompAction, errnoRet *uint, defaultErrno *uint) (a
 	case specs.ActAllow:
 		return action{libseccomp.ActAllow, retAllow}, nil
 	case specs.ActErrno:
-		if errno > 0xffff {
-			return action{}, fmt.Errorf("%w: errno %d out of range", ErrProfile, errno)
+		if errno > maxErrno {
+			return action{}, fmt.Errorf("%w: errno %d out of range (max %d)", ErrProfile, errno, maxErrno)
 		}
 		return action{libseccomp.ActErrno.SetReturnCode(int16(errno)), retErrno | uint32(errno)}, nil
 	case specs.ActKill, specs.ActKillThread, specs.ActKillProcess:
@@ -133,7 +164,11 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if len(prog) > 4096 {
 		return nil, fmt.Errorf("%w: the program has %d instructions, more than the kernel's 4096", ErrProfile, len(prog))
 	}
-	f := &Filter{BPF: encode(prog)}
+	flags, err := flagsOf(p)
+	if err != nil {
+		return nil, err
+	}
+	f := &Filter{BPF: encode(prog), Flags: flags}
 	if notifySafe(prog) {
 		f.Notify = encode(notifyVariant(prog))
 	}
@@ -315,7 +350,7 @@ var auditArch = map[libseccomp.ScmpArch]uint32{
 // build compiles p with libseccomp, keeping only the names in keep when it
 // is not nil, for the profile's arches or, when only is not nil, for those.
 func build(p *specs.LinuxSeccomp, keep map[string]bool, only []libseccomp.ScmpArch) (*built, error) {
-	def, err := toAction(p.DefaultAction, p.DefaultErrnoRet, p.DefaultErrnoRet)
+	def, err := toAction(p.DefaultAction, p.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("defaultAction: %w", err)
 	}
@@ -370,7 +405,7 @@ func build(p *specs.LinuxSeccomp, keep map[string]bool, only []libseccomp.ScmpAr
 	}
 
 	for i, rule := range p.Syscalls {
-		act, err := toAction(rule.Action, rule.ErrnoRet, p.DefaultErrnoRet)
+		act, err := toAction(rule.Action, rule.ErrnoRet)
 		if err != nil {
 			return nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}

@@ -225,7 +225,7 @@ func TestDieUnderHostileFilter(t *testing.T) {
 	p := &Program{}
 	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
 	p.NoNewPrivs(Desc{Stage: "credentials"})
-	p.Seccomp(Desc{Stage: "seccomp"}, b, false)
+	p.Seccomp(Desc{Stage: "seccomp"}, b, false, 0)
 	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/no/such"}, []string{"x"}, nil)
 	type started struct {
 		proc *Process

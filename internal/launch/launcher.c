@@ -381,19 +381,28 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 		return SYS4(SYS_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
 	}
 	case SB_SECCOMP: {
-		if (!a[1])
-			return SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)(uintptr_t)a[0]);
-		// Once the supervisor has a call's notification, a signal must
-		// not cut the call short (EINTR where the profile says EPERM,
-		// or a failed fork while learning): wait killably (5.19+).
-		long fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-			       SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-			       (void *)(uintptr_t)a[0]);
-		if (fd == -EINVAL) // an older kernel
-			fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-				  (void *)(uintptr_t)a[0]);
+		// The profile's flags (a2). With a listener: once the
+		// supervisor has a call's notification, a signal must not cut
+		// the call short (EINTR where the profile says EPERM, or a
+		// failed fork while learning): wait killably (5.19+), which
+		// needs a listener.
+		uint64_t flags = a[2] & ~(uint64_t)SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+		if (a[1])
+			flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+		long fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, (void *)(uintptr_t)a[0]);
+		// An older kernel lacks some: none of these changes a verdict.
+		const uint64_t optional[] = {SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+					     SECCOMP_FILTER_FLAG_LOG};
+		for (int i = 0; fd == -EINVAL && i < 3; i++) {
+			if (flags & optional[i]) {
+				flags &= ~optional[i];
+				fd = SYS3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, (void *)(uintptr_t)a[0]);
+			}
+		}
 		if (fd < 0)
 			return fd;
+		if (!a[1])
+			return 0;
 		// The listener is close-on-exec: the parent takes it now, and
 		// the program never has it (it could answer for itself).
 		struct sb_record n = {.step = SB_LISTENER, .err = (int32_t)fd};

@@ -33,7 +33,7 @@ enum {
 	SB_SETRLIMIT,      // a0 = resource, a1 = cur, a2 = max
 	SB_FDS,            // a0 = int32 array of sources, a1 = count
 	SB_UNBLOCK_SIGNALS,
-	SB_SECCOMP,        // a0 = struct sock_fprog *, a1 = 1 to hand a listener to the parent
+	SB_SECCOMP,        // a0 = struct sock_fprog *, a1 = 1 to hand a listener to the parent, a2 = SECCOMP_FILTER_FLAG_*
 	SB_EXEC,           // a0 = char ** candidates (NULL-terminated), a1 = argv, a2 = envp
 	SB_TRACEE,         // hand the supervisor a pidfd of this process to PTRACE_SEIZE, and wait until it has
 	SB_UNSHARE,        // a0 = CLONE_* flags

@@ -176,8 +176,11 @@ func (p *Program) UnblockSignals(d Desc) { p.add(d, codeUnblockSignals, 0) }
 
 // Seccomp installs a classic BPF seccomp filter (struct sock_filter array).
 // With listen, the filter's listener fd goes to the parent (Process.Listener).
-func (p *Program) Seccomp(d Desc, filter []byte, listen bool) {
-	p.add(d, codeSeccomp, 0, arg{kind: argFprog, b: filter}, num(b2u(listen)))
+//
+// flags are SECCOMP_FILTER_FLAG_* bits; those a kernel does not have
+// (LOG, SPEC_ALLOW, WAIT_KILLABLE_RECV) are left out there.
+func (p *Program) Seccomp(d Desc, filter []byte, listen bool, flags uint32) {
+	p.add(d, codeSeccomp, 0, arg{kind: argFprog, b: filter}, num(b2u(listen)), num(uint64(flags)))
 }
 
 // Exec runs execve on each candidate path in turn until one does not fail

@@ -1,0 +1,77 @@
+//go:build linux && cgo
+
+package filter_test
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// Conformance with the runtime-spec and runc, one case per rule; the
+// sandbox-level cases are in the root package's conformance_test.go.
+
+// An errno rule without errnoRet gives EPERM, as the runtime-spec says,
+// whatever the profile's defaultErrnoRet, which is its default action's
+// alone (Podman's convention: ENOSYS by default, EPERM on purpose).
+func TestConformanceErrnoRetDefault(t *testing.T) {
+	if !isAMD64 {
+		t.Skip("the numbers are amd64's")
+	}
+	f, err := load(t, `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"syscalls":[
+		{"names":["getppid"],"action":"SCMP_ACT_ERRNO"},
+		{"names":["read","write","execve","exit_group"],"action":"SCMP_ACT_ALLOW"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vm(t, f)
+	for _, c := range []struct {
+		nr   int32
+		want uint32
+	}{{unix.SYS_GETPPID, retErrno | uint32(unix.EPERM)}, {unix.SYS_GETPID, retErrno | uint32(unix.ENOSYS)}, {unix.SYS_WRITE, retAllow}} {
+		if got, _ := v.Decide(archX86_64, c.nr, [6]uint64{}); got != c.want {
+			t.Errorf("syscall %d: %#x, want %#x", c.nr, got, c.want)
+		}
+	}
+}
+
+// An errnoRet outside 1..4094 is refused with a message that says so.
+func TestConformanceErrnoRetRange(t *testing.T) {
+	for _, profile := range []string{
+		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_ERRNO","errnoRet":12345}]}`,
+		`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":4095}`,
+	} {
+		_, err := load(t, profile)
+		if err == nil || !strings.Contains(err.Error(), "out of range (max 4094)") {
+			t.Errorf("%s: %v, want an out-of-range error", profile, err)
+		}
+	}
+}
+
+// A profile's flags become the filter's SECCOMP_FILTER_FLAG_* bits; with
+// none named, SPEC_ALLOW, as runc does; an unknown flag is an error that
+// names it.
+func TestConformanceFlags(t *testing.T) {
+	tests := []struct {
+		flags string
+		want  uint32
+		err   string
+	}{
+		{``, 1 << 2, ""},
+		{`"flags":["SECCOMP_FILTER_FLAG_LOG"],`, 1 << 1, ""},
+		{`"flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW","SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],`, 1<<1 | 1<<2 | 1<<5, ""},
+		{`"flags":["SECCOMP_FILTER_FLAG_BOGUS"],`, 0, "SECCOMP_FILTER_FLAG_BOGUS"},
+	}
+	for _, tt := range tests {
+		f, err := load(t, `{"defaultAction":"SCMP_ACT_ALLOW",`+tt.flags+`"syscalls":[]}`)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: %v, want an error naming %s", tt.flags, err, tt.err)
+		case tt.err == "" && err != nil:
+			t.Errorf("%s: %v", tt.flags, err)
+		case tt.err == "" && f.Flags != tt.want:
+			t.Errorf("%s: flags %#x, want %#x", tt.flags, f.Flags, tt.want)
+		}
+	}
+}
