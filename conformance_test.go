@@ -2,9 +2,12 @@ package sandbox_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gosandbox/sandbox"
 )
 
@@ -27,5 +30,27 @@ func TestConformanceFlagsRun(t *testing.T) {
 	var ce *sandbox.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "SECCOMP_FILTER_FLAG_BOGUS") {
 		t.Errorf("an unknown flag: %v, want a ConfigError naming it", err)
+	}
+}
+
+// A syscall newer than the profile (numbered above the highest it names)
+// gets ENOSYS when the default is not an allow, as under runc, so that a
+// libc falls back: file_getattr (468, Linux 6.17) and an unassigned 1000
+// under Docker's default. Below it, the default's EPERM stays.
+func TestConformanceNewerSyscallsENOSYS(t *testing.T) {
+	if !isAMD64() {
+		t.Skip("the numbers are amd64's")
+	}
+	res, out := run(t, nil, "/probe/probe", "nr", "468", "1000", "400")
+	wantExit(t, res, out, 0)
+	want := map[string]syscall.Errno{"468": syscall.ENOSYS, "1000": syscall.ENOSYS, "400": syscall.EPERM}
+	if diff := cmp.Diff(want, probeErrnos(t, out)); diff != "" {
+		t.Errorf("errnos (-want +got):\n%s", diff)
+	}
+	// An allow-by-default profile has no stub: the kernel's own ENOSYS.
+	res, out = run(t, []sandbox.Option{sandbox.WithProfile([]byte(seedProfile))}, "/probe/probe", "nr", "1000")
+	wantExit(t, res, out, 0)
+	if out != fmt.Sprintf("1000 %d\n", syscall.ENOSYS) {
+		t.Errorf("under the seed profile: %q", out)
 	}
 }

@@ -17,6 +17,7 @@
 //   probe state             "umask nice policy cpus oom_score_adj core-soft key-errno"
 //   probe tty               TIOCSTI, TIOCSTI with high bits, TIOCLINUX on fd 0: "name errno" each
 //   probe vsock             socket(AF_VSOCK): "vsock errno"
+//   probe nr N...           each syscall by number, with zero arguments: "N errno"
 //   probe flood N           N denied calls (mount, with NULL arguments): "flood errno-of-last"
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -226,6 +227,13 @@ int main(int argc, char **argv)
 		int e2 = r2 < 0 ? errno : 0;
 		long r3 = syscall(SYS_ioctl, 0, (unsigned long)TIOCLINUX, &c);
 		printf("tiocsti %d\ntiocsti-high %d\ntioclinux %d\n", e1, e2, r3 < 0 ? errno : 0);
+		return 0;
+	}
+	if (!strcmp(mode, "nr")) {
+		for (int i = 2; i < argc; i++) {
+			long r = syscall(atol(argv[i]), 0, 0, 0, 0, 0, 0);
+			printf("%s %d\n", argv[i], r < 0 ? errno : 0);
+		}
 		return 0;
 	}
 	if (!strcmp(mode, "flood") && argc == 3) {

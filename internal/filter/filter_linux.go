@@ -161,6 +161,7 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if compact, ok := full.compact(p); ok && len(compact) < len(prog) {
 		prog = compact
 	}
+	prog = full.stubbed(p, prog)
 	if len(prog) > 4096 {
 		return nil, fmt.Errorf("%w: the program has %d instructions, more than the kernel's 4096", ErrProfile, len(prog))
 	}
@@ -220,12 +221,26 @@ func compileFull(p *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{BPF: encode(full.program())}, nil
+	return &Filter{BPF: encode(full.stubbed(p, full.program()))}, nil
+}
+
+// stubbed is prog behind the ENOSYS stub of b's profile, if it has one.
+func (b *built) stubbed(p *specs.LinuxSeccomp, prog []bpf.RawInstruction) []bpf.RawInstruction {
+	stub := enosysStub(p, b.arches, b.def)
+	if stub == nil {
+		return prog
+	}
+	raw, err := bpf.Assemble(stub)
+	if err != nil {
+		panic("filter: assembling the ENOSYS stub: " + err.Error()) // fixed shapes: cannot fail
+	}
+	return append(raw, prog...)
 }
 
 // built is a profile compiled by libseccomp.
 type built struct {
 	raw    []bpf.RawInstruction // libseccomp's program
+	def    action               // the default action
 	arches []libseccomp.ScmpArch
 	// newer are the calls libseccomp does not know: their verdict by
 	// audit arch and number.
@@ -377,7 +392,7 @@ func build(p *specs.LinuxSeccomp, keep map[string]bool, only []libseccomp.ScmpAr
 	if err != nil {
 		return nil, fmt.Errorf("libseccomp: native arch: %w", err)
 	}
-	b := &built{arches: []libseccomp.ScmpArch{native}, newer: map[uint32]map[uint32]verdict{}}
+	b := &built{def: def, arches: []libseccomp.ScmpArch{native}, newer: map[uint32]map[uint32]verdict{}}
 	for _, a := range p.Architectures {
 		arch, err := libseccomp.GetArchFromString(archNames[a])
 		if err != nil {

@@ -130,8 +130,14 @@ func TestDockerDefault(t *testing.T) {
 		{"mseal", archX86_64, 462, nil, retAllow},
 		{"getxattrat", archX86_64, 464, nil, retAllow},
 		{"uretprobe", archX86_64, 335, nil, retAllow},
-		// A number nobody allows gets the default.
-		{"unassigned", archX86_64, 4000, nil, eperm},
+		// A number nobody allows gets the default below the highest
+		// the profile names; above it ENOSYS, as under runc, so that
+		// libcs fall back from calls newer than the profile.
+		{"unassigned, below the highest named", archX86_64, 400, nil, eperm},
+		{"file_getattr (6.17)", archX86_64, 468, nil, retErrno | uint32(unix.ENOSYS)},
+		{"unassigned", archX86_64, 1000, nil, retErrno | uint32(unix.ENOSYS)},
+		{"i386 unassigned", archI386, 1000, nil, retErrno | uint32(unix.ENOSYS)},
+		{"x32 unassigned", archX86_64, 1000 | x32, nil, retErrno | uint32(unix.ENOSYS)},
 	})
 }
 
