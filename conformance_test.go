@@ -54,3 +54,14 @@ func TestConformanceNewerSyscallsENOSYS(t *testing.T) {
 		t.Errorf("under the seed profile: %q", out)
 	}
 }
+
+// An allow rule naming a syscall nobody knows is skipped, the run goes on,
+// and Result.Warnings says so.
+func TestConformanceUnknownNameWarning(t *testing.T) {
+	const profile = `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_ERRNO"},{"names":["frobnicate"],"action":"SCMP_ACT_LOG"}]}`
+	res, out := run(t, []sandbox.Option{sandbox.WithProfile([]byte(profile))}, "/probe/probe", "sys", "mount")
+	wantExit(t, res, out, 0)
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "frobnicate") {
+		t.Errorf("warnings %q, want the skipped rule", res.Warnings)
+	}
+}

@@ -55,7 +55,11 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 	if len(denied) > 0 {
 		return nil, &ConfigError{Input: input, Err: fmt.Errorf("%w: the profile denies what the launch needs: %s", filter.ErrProfile, strings.Join(denied, ", "))}
 	}
-	return &program{bpf: f.BPF, notify: f.Notify, flags: f.Flags}, nil
+	p := &program{bpf: f.BPF, notify: f.Notify, flags: f.Flags}
+	for _, s := range f.Skipped {
+		p.warnings = append(p.warnings, input+": "+s)
+	}
+	return p, nil
 }
 
 // guarded is p behind the sandbox's own additions to every filter
@@ -63,7 +67,7 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 // network of its own) AF_VSOCK sockets, which a network namespace does not
 // confine.
 func (p *program) guarded(noVsock bool) *program {
-	g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags}
+	g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags, warnings: p.warnings}
 	if p.notify != nil {
 		g.notify = filter.Guard(p.notify, noVsock, unix.SECCOMP_RET_USER_NOTIF)
 	}

@@ -56,6 +56,7 @@ type policy struct {
 type program struct {
 	bpf, notify []byte
 	flags       uint32
+	warnings    []string // what of the profile was not applied
 }
 
 var unconfinedPolicy = &policy{mode: Unconfined}

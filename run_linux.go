@@ -78,6 +78,9 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 		prog = prog.guarded(c.namespaces.Has(ns.Net))
 	}
 	res := &Result{SeccompMode: c.policy.mode}
+	if prog != nil {
+		res.Warnings = prog.warnings
+	}
 	grp, rlimits, err := c.resources(res)
 	if err != nil {
 		return nil, err

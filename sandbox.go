@@ -279,6 +279,10 @@ type Result struct {
 	PidsLimitReached bool
 	// Enforced says what enforced each limit that was asked for.
 	Enforced []Enforcement
+	// Warnings says what of the configuration was not applied, without
+	// failing the run: a profile's rule skipped for a syscall that no
+	// table here knows (as runc and crun skip it).
+	Warnings []string
 	// Violations lists the system calls the policy denied, the first 64.
 	Violations []Violation
 	// ViolationCount counts them all.

@@ -274,6 +274,11 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo st
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n", oneLine(err))
 	}
+	if res != nil {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "sandbox: warning: %s\n", w)
+		}
+	}
 	if f.result != "" {
 		if werr := writeResult(result, res, err, code, stderr); werr != nil {
 			fmt.Fprintf(stderr, "sandbox: --result: %v\n", werr)
@@ -470,6 +475,7 @@ type jsonResult struct {
 	PeakMemoryBytes  int64           `json:"peak_memory_bytes"`
 	OutputTruncated  bool            `json:"output_truncated"`
 	PidsLimitReached bool            `json:"pids_limit_reached"`
+	Warnings         []string        `json:"warnings,omitempty"`
 	Error            string          `json:"error,omitempty"`
 }
 
@@ -498,6 +504,7 @@ func writeResult(file *outFile, res *sandbox.Result, err error, code int, stderr
 		j.PeakMemoryBytes = res.PeakMemory
 		j.OutputTruncated = res.OutputTruncated
 		j.PidsLimitReached = res.PidsLimitReached
+		j.Warnings = res.Warnings
 		for _, v := range res.Violations {
 			j.Violations = append(j.Violations, jsonViolation{v.Syscall, v.Number, v.Arch, v.Action})
 		}

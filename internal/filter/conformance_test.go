@@ -75,3 +75,24 @@ func TestConformanceFlags(t *testing.T) {
 		}
 	}
 }
+
+// A rule naming a syscall no table knows: an allow is skipped for it, and
+// the skip is told (as runc and crun skip, with a warning); a denial under
+// a default that allows stays an error, since skipping it would allow the
+// call.
+func TestConformanceUnknownNames(t *testing.T) {
+	f, err := load(t, `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["frobnicate","read","write","execve","exit_group"],"action":"SCMP_ACT_ALLOW"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Skipped) != 1 || !strings.Contains(f.Skipped[0], "frobnicate") {
+		t.Errorf("skipped %q, want the frobnicate rule", f.Skipped)
+	}
+	if got, _ := vm(t, f).Decide(archX86_64, int32(unix.SYS_READ), [6]uint64{}); isAMD64 && got != retAllow {
+		t.Errorf("read: %#x, want the rest of the rule to hold", got)
+	}
+	_, err = load(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["frobnicate"],"action":"SCMP_ACT_ERRNO"}]}`)
+	if err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Errorf("a denial of an unknown name under an allowing default: %v, want an error", err)
+	}
+}

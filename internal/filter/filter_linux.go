@@ -31,7 +31,13 @@ type Filter struct {
 	Notify []byte
 	// Flags are the SECCOMP_FILTER_FLAG_* bits of the profile's flags.
 	Flags uint32
+	// Skipped says which rules were skipped for a syscall no table
+	// knows (an allow, or a denial under a default that denies too).
+	Skipped []string
 }
+
+// allowLike says whether an action lets the call through.
+func allowLike(a action) bool { return a.ret == retAllow || a.ret == retLog }
 
 // Filter flags (SECCOMP_FILTER_FLAG_*) a profile may name (runtime-spec
 // "flags"). With none named, SPEC_ALLOW, as runc does.
@@ -169,7 +175,7 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{BPF: encode(prog), Flags: flags}
+	f := &Filter{BPF: encode(prog), Flags: flags, Skipped: full.skipped}
 	if notifySafe(prog) {
 		f.Notify = encode(notifyVariant(prog))
 	}
@@ -239,8 +245,9 @@ func (b *built) stubbed(p *specs.LinuxSeccomp, prog []bpf.RawInstruction) []bpf.
 
 // built is a profile compiled by libseccomp.
 type built struct {
-	raw    []bpf.RawInstruction // libseccomp's program
-	def    action               // the default action
+	raw     []bpf.RawInstruction // libseccomp's program
+	def     action               // the default action
+	skipped []string             // rules skipped for syscalls nobody knows
 	arches []libseccomp.ScmpArch
 	// newer are the calls libseccomp does not know: their verdict by
 	// audit arch and number.
@@ -436,7 +443,16 @@ func build(p *specs.LinuxSeccomp, keep map[string]bool, only []libseccomp.ScmpAr
 			if err != nil {
 				nums, ok := newerSyscalls[name]
 				if !ok {
-					return nil, fmt.Errorf("%w: syscalls[%d]: unknown syscall %q", ErrProfile, i, name)
+					// runc and crun skip a rule that names a call no
+					// table knows. An allow rule, so be it: said, not
+					// silent. A rule that denies it under a default
+					// that allows would open what its author meant to
+					// close: an error.
+					if allowLike(def) && !allowLike(act) {
+						return nil, fmt.Errorf("%w: syscalls[%d]: unknown syscall %q, denied under a default that allows: skipping the rule would allow it", ErrProfile, i, name)
+					}
+					b.skipped = append(b.skipped, fmt.Sprintf("syscalls[%d]: unknown syscall %q: the rule (%s) is skipped for it", i, name, rule.Action))
+					continue
 				}
 				if len(rule.Args) > 0 {
 					return nil, fmt.Errorf("%w: syscalls[%d]: %q: argument conditions on a syscall libseccomp %s does not know", ErrProfile, i, name, libVersion())

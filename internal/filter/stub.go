@@ -15,7 +15,7 @@ import (
 // the profile (as from clone3, faccessat2) rather than taking the
 // default's EPERM for a refusal. None when the default action allows.
 func enosysStub(p *specs.LinuxSeccomp, arches []libseccomp.ScmpArch, def action) []bpf.Instruction {
-	if def.ret == retAllow || def.ret == retLog {
+	if allowLike(def) {
 		return nil
 	}
 	// The highest number named on each arch.
