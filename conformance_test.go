@@ -65,3 +65,14 @@ func TestConformanceUnknownNameWarning(t *testing.T) {
 		t.Errorf("warnings %q, want the skipped rule", res.Warnings)
 	}
 }
+
+// A TRACE rule with no tracer: the call fails with ENOSYS, as under runc.
+func TestConformanceTraceENOSYS(t *testing.T) {
+	const profile = `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_TRACE"}]}`
+	nr := fmt.Sprint(syscall.SYS_GETPPID)
+	res, out := run(t, []sandbox.Option{sandbox.WithProfile([]byte(profile))}, "/probe/probe", "nr", nr)
+	wantExit(t, res, out, 0)
+	if out != fmt.Sprintf("%s %d\n", nr, syscall.ENOSYS) {
+		t.Errorf("got %q, want ENOSYS", out)
+	}
+}

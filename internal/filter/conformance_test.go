@@ -96,3 +96,19 @@ func TestConformanceUnknownNames(t *testing.T) {
 		t.Errorf("a denial of an unknown name under an allowing default: %v, want an error", err)
 	}
 }
+
+// SCMP_ACT_TRACE is accepted (with no tracer the kernel fails the call
+// with ENOSYS); SCMP_ACT_NOTIFY is refused with an error that says why.
+func TestConformanceTraceNotify(t *testing.T) {
+	f, err := load(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_TRACE"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := vm(t, f).Decide(archX86_64, int32(unix.SYS_GETPPID), [6]uint64{}); isAMD64 && got&0xffff0000 != unix.SECCOMP_RET_TRACE {
+		t.Errorf("getppid: %#x, want SECCOMP_RET_TRACE", got)
+	}
+	_, err = load(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_NOTIFY"}]}`)
+	if err == nil || !strings.Contains(err.Error(), "listenerPath") {
+		t.Errorf("NOTIFY: %v, want an error about the listener", err)
+	}
+}

@@ -109,8 +109,12 @@ func toAction(a specs.LinuxSeccompAction, errnoRet *uint) (action, error) {
 		return action{libseccomp.ActTrap, retTrap}, nil
 	case specs.ActLog:
 		return action{libseccomp.ActLog, retLog}, nil
-	case specs.ActTrace, specs.ActNotify:
-		return action{}, fmt.Errorf("%w: action %s needs a tracer or listener the sandbox does not provide", ErrProfile, a)
+	case specs.ActTrace:
+		// No tracer attaches for it: the kernel fails the call with
+		// ENOSYS, as under runc.
+		return action{libseccomp.ActTrace.SetReturnCode(int16(errno)), unix.SECCOMP_RET_TRACE | uint32(errno)}, nil
+	case specs.ActNotify:
+		return action{}, fmt.Errorf("%w: action %s: handing the listener to an agent (listenerPath) is not supported; the supervisor answers denied calls itself", ErrProfile, a)
 	}
 	return action{}, fmt.Errorf("%w: unknown action %q", ErrProfile, a)
 }
