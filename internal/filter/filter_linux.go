@@ -252,7 +252,7 @@ type built struct {
 	raw     []bpf.RawInstruction // libseccomp's program
 	def     action               // the default action
 	skipped []string             // rules skipped for syscalls nobody knows
-	arches []libseccomp.ScmpArch
+	arches  []libseccomp.ScmpArch
 	// newer are the calls libseccomp does not know: their verdict by
 	// audit arch and number.
 	newer map[uint32]map[uint32]verdict
