@@ -39,9 +39,9 @@ const (
 	DefaultGID = 65534
 	// DefaultTmpSize is the size of the sandbox's /tmp, in bytes.
 	DefaultTmpSize = 64 << 20
-	// DefaultPath is the PATH a program name is looked up in when Env has
-	// no PATH.
-	DefaultPath = "/usr/local/bin:/usr/bin:/bin"
+	// DefaultPath is Docker's PATH: the program's when Cmd.Env is nil,
+	// and where a program name is looked up when Env has no PATH.
+	DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // policy is a seccomp policy and its BPF program, compiled once.
@@ -411,8 +411,13 @@ func (c *config) checkCmd(cmd *Cmd) (argv, env, candidates []string, err error) 
 		return nil, nil, nil, err
 	}
 	// Only what the caller gives: secrets in the caller's environment
-	// never reach the program (judge0#564).
-	env = append(append([]string(nil), cmd.Env...), c.env...)
+	// never reach the program (judge0#564). A nil Env is Docker's: a
+	// PATH alone.
+	base := cmd.Env
+	if base == nil {
+		base = []string{"PATH=" + DefaultPath}
+	}
+	env = append(append([]string(nil), base...), c.env...)
 	for i, f := range cmd.ExtraFiles {
 		if f == nil {
 			return nil, nil, nil, &ConfigError{Input: fmt.Sprintf("Cmd.ExtraFiles[%d]", i), Err: errors.New("nil")}

@@ -82,8 +82,10 @@ type Cmd struct {
 	// {Path}.
 	Args []string
 	// Env is the whole environment of the program, "KEY=value" each.
-	// Unlike os/exec, nil means an empty environment: nothing of the
-	// caller's environment leaks in.
+	// Unlike os/exec, nothing of the caller's environment leaks in: nil
+	// means what Docker gives a container, PATH=DefaultPath and nothing
+	// else (compilers and shells need a PATH to find their helpers); an
+	// empty non-nil slice means no variable at all. WithEnv adds to it.
 	Env []string
 	// Dir is the working directory inside the sandbox; empty means /tmp
 	// (or the caller's when the mount namespace is off).

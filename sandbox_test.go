@@ -341,19 +341,38 @@ int main(void) { int s = 0; for (int i = 1; i <= 100; i++) s += i; printf("%d\n"
 	})
 }
 
-// Nothing of the caller's environment reaches the program.
+// Nothing of the caller's environment reaches the program: a nil Env is
+// Docker's PATH alone, an empty one nothing at all.
 func TestEmptyEnvironment(t *testing.T) {
 	t.Setenv("GOSANDBOX_TEST_SECRET", "leak")
 	res, out := run(t, nil, "/probe/probe", "env")
 	wantExit(t, res, out, 0)
-	if out != "" {
-		t.Errorf("environment:\n%s\nwant none", out)
+	if out != "PATH="+sandbox.DefaultPath+"\n" {
+		t.Errorf("environment:\n%s\nwant Docker's PATH alone", out)
 	}
 	res, out = run(t, []sandbox.Option{sandbox.WithEnv("A=1", "B=2")}, "/probe/probe", "env")
 	wantExit(t, res, out, 0)
-	if out != "A=1\nB=2\n" {
-		t.Errorf("environment:\n%s\nwant A and B", out)
+	if out != "PATH="+sandbox.DefaultPath+"\nA=1\nB=2\n" {
+		t.Errorf("environment:\n%s\nwant PATH, A and B", out)
 	}
+	var buf bytes.Buffer
+	cmd := &sandbox.Cmd{Path: "/probe/probe", Args: []string{"probe", "env"}, Env: []string{}, Stdout: &buf}
+	if _, err := sandbox.Run(cmd, sandbox.WithBind(probeDir(t), "/probe")); err != nil || buf.Len() != 0 {
+		t.Errorf("an empty Env: %v, environment %q, want none", err, buf.String())
+	}
+}
+
+// With a nil Env a compiler finds its helpers: gcc needs a PATH for ld.
+func TestDefaultPathCompiles(t *testing.T) {
+	gcc := testenv.RequireTool(t, "gcc")
+	if !strings.HasPrefix(gcc, "/usr/") {
+		t.Skipf("gcc at %s is not in the sandbox's /usr", gcc)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	os.WriteFile(filepath.Join(dir, "a.c"), []byte("int main(void) { return 0; }\n"), 0o644)
+	res, out := run(t, []sandbox.Option{sandbox.WithWorkDir(dir, "/work")}, "gcc", "-o", "/tmp/a", "a.c")
+	wantExit(t, res, out, 0)
 }
 
 func TestMounts(t *testing.T) {
