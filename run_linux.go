@@ -41,10 +41,12 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 // program could not be started; the Result is then nil. The error is a
 // *ConfigError for an invalid option or Cmd (nothing was started), an
 // *ExecError matching ErrNotFound or ErrNotExecutable when the program cannot
-// be executed inside the sandbox, a *SetupError naming the stage, operation
-// and path of a failed setup step (it unwraps to the errno), or an error
-// matching ErrUnsupported when a protection that was asked for is not
-// available; ctx's error when ctx was done before the start. Otherwise the
+// be executed inside the sandbox, a *GuestError (matching ErrNotExecutable)
+// when strict mode refuses it, a *SetupError naming the stage, operation and
+// path of a failed setup step (it unwraps to the errno; ErrStrictSetup when
+// entering strict mode failed), or an error matching ErrUnsupported when a
+// protection that was asked for is not available; ctx's error when ctx was
+// done before the start. Otherwise the
 // error is nil and the Result says how the program ended, whatever it did.
 //
 // RunContext is safe to call from many goroutines at once.

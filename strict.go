@@ -12,11 +12,14 @@ import (
 // talks over the fds it was given, and nothing else.
 //
 // Strict mode cannot be entered before execve, which it forbids. The
-// launcher makes the child a tracee; at the exec stop, before the guest's
-// first instruction, the supervisor injects prctl(PR_SET_SECCOMP,
-// SECCOMP_MODE_STRICT) at the entry point, single-steps it, restores the
-// code and registers and detaches. The guest starts from execve in a fresh
-// address space; everything else of the sandbox applies as usual.
+// supervisor attaches to the program (PTRACE_SEIZE) before its exec; at
+// the exec, before the guest's first instruction, it injects
+// prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) at the entry point,
+// single-steps it, and restores the code and registers. It stays attached,
+// to name the call strict mode kills for at the exit stop (and if the
+// supervisor dies, so does the guest). The guest starts from execve in a
+// fresh address space, as pid 2 under the sandbox's init (so a fault kills
+// it at once); everything else of the sandbox applies as usual.
 //
 // The program must be a static ELF executable of the native arch (no
 // PT_INTERP): anything else (a dynamic executable, a script, another arch)

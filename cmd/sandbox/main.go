@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return runCmd(args[1:], stdin, stdout, stderr, "")
+		return runCmd(args[1:], stdin, stdout, stderr, false, "")
 	case "learn":
 		return learnCmd(args[1:], stdin, stdout, stderr)
 	case "profile":
@@ -68,13 +69,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%s\n", b)
 			return 0
 		}
-		fmt.Fprint(stderr, profileHelp)
 		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help") {
+			fmt.Fprint(stdout, profileHelp)
 			return 0
 		}
+		if len(args) == 3 && args[1] == "show" {
+			fmt.Fprintf(stderr, "sandbox: unknown profile %q (see sandbox profile --help)\n", args[2])
+			return exitSetup
+		}
+		fmt.Fprint(stderr, profileHelp)
 		return exitSetup
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "--version", "version":
+		fmt.Fprintf(stdout, "sandbox %s\n", version())
 		return 0
 	}
 	fmt.Fprintf(stderr, "sandbox: unknown command %q\n%s", args[0], usage)
@@ -127,8 +136,71 @@ type runFlags struct {
 	memory, outputLimit                       sizeFlag
 	pids                                      int64
 	pidsSet, bestEffort                       bool
+	seccompFlag                               onceFlag
 	learnTo                                   string   // sandbox learn's -o
 	learnOut                                  *outFile // learnTo's, opened before the run
+}
+
+// onceFlag is a string flag that may be given once: two policies are a
+// usage error, as the SDK refuses them, not a silent last-one-wins.
+type onceFlag struct {
+	value string
+	set   bool
+}
+
+// String implements flag.Value.
+func (o *onceFlag) String() string { return o.value }
+
+// Set implements flag.Value.
+func (o *onceFlag) Set(v string) error {
+	if o.set {
+		return fmt.Errorf("given twice (%q, then %q)", o.value, v)
+	}
+	o.value, o.set = v, true
+	return nil
+}
+
+// limitLine says, in one line, which limit ended the program, or "".
+func (f *runFlags) limitLine(res *sandbox.Result) string {
+	switch res.Status {
+	case sandbox.Timeout:
+		return fmt.Sprintf("sandbox: timeout after %v: killed", f.timeout)
+	case sandbox.CPUTimeExceeded:
+		return fmt.Sprintf("sandbox: CPU time limit of %v exceeded: killed", f.cpuTime)
+	case sandbox.MemoryExceeded:
+		return fmt.Sprintf("sandbox: memory limit of %d bytes exceeded: killed", f.memory)
+	case sandbox.OutputExceeded:
+		return fmt.Sprintf("sandbox: output limit of %d bytes exceeded: killed", f.outputLimit)
+	}
+	return ""
+}
+
+// version is the module's version, from the build info.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(unknown)"
+}
+
+// writeEarlyResult writes --result for a run that ended before it started
+// (a flag error), when --result was parsed.
+func (f *runFlags) writeEarlyResult(err error, stderr io.Writer) {
+	if f.result == "" {
+		return
+	}
+	var file *outFile
+	if f.result != "-" {
+		var oerr error
+		if file, oerr = openOut(f.result); oerr != nil {
+			fmt.Fprintf(stderr, "sandbox: --result: %v\n", oerr)
+			return
+		}
+		defer file.close()
+	}
+	if werr := writeResult(file, nil, err, exitSetup, stderr); werr != nil {
+		fmt.Fprintf(stderr, "sandbox: --result: %v\n", werr)
+	}
 }
 
 // sizeFlag is a size with a binary suffix.
@@ -169,6 +241,9 @@ Examples:
   sandbox run --seccomp ls.json --result - -- ls -l /
   sandbox learn -o py.json -- python3 -c 'print(sum(range(10)))'
 
+  -o PROFILE.json
+    	where the profile is written (required)
+
 Flags (those of "sandbox run" but --seccomp):
 `
 
@@ -201,27 +276,27 @@ func learnCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if out == "" && !slices.Contains(rest, "-h") && !slices.Contains(rest, "--help") {
-		fmt.Fprintln(stderr, "sandbox: learn: -o PROFILE.json is required")
+		fmt.Fprintln(stderr, "sandbox: learn: -o PROFILE.json is required (see sandbox learn --help)")
 		return exitSetup
 	}
-	return runCmd(rest, stdin, stdout, stderr, out)
+	return runCmd(rest, stdin, stdout, stderr, true, out)
 }
 
-// runCmd is "sandbox run", or with learnTo set "sandbox learn".
-func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo string) int {
+// runCmd is "sandbox run", or with learn "sandbox learn" writing to
+// learnTo.
+func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learn bool, learnTo string) int {
 	var f runFlags
 	f.learnTo = learnTo
+	f.seccomp = "docker-default"
 	name, help := "sandbox run", runHelp
-	if learnTo != "" {
+	if learn {
 		name, help = "sandbox learn", learnHelp
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), help)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&f.seccomp, "seccomp", "docker-default", "docker-default | docker-default-kill | unconfined | strict | PATH to a Docker-format JSON profile")
+	// Errors are one line of ours, help goes to stdout: not the flag
+	// package's own printing.
+	fs.SetOutput(io.Discard)
+	fs.Var(&f.seccompFlag, "seccomp", "docker-default | docker-default-kill | unconfined | strict | PATH to a Docker-format JSON profile")
 	fs.StringVar(&f.network, "network", "none", "none (own net namespace, loopback only) | host")
 	fs.StringVar(&f.rootfs, "rootfs", "", "use `DIR` as the read-only root instead of the default minimal root")
 	fs.StringVar(&f.workdir, "workdir", "/tmp", "working `DIR`ectory inside")
@@ -237,9 +312,18 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo st
 	fs.BoolVar(&f.bestEffort, "best-effort", false, "fall back to rlimits for limits no cgroup can enforce here")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, help)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
+		err = fmt.Errorf("sandbox: %v (see %s --help)", err, name)
+		fmt.Fprintln(stderr, err)
+		f.writeEarlyResult(err, stderr)
 		return exitSetup
+	}
+	if f.seccompFlag.set {
+		f.seccomp = f.seccompFlag.value
 	}
 	fs.Visit(func(fl *flag.Flag) { f.pidsSet = f.pidsSet || fl.Name == "pids" })
 	argv := fs.Args()
@@ -277,6 +361,10 @@ func runCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, learnTo st
 	if res != nil {
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "sandbox: warning: %s\n", w)
+		}
+		// After the program's own output: which limit ended it.
+		if line := f.limitLine(res); line != "" {
+			fmt.Fprintln(stderr, line)
 		}
 	}
 	if f.result != "" {
@@ -436,10 +524,10 @@ func parseSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("invalid size %q (want bytes with an optional K, M or G)", s)
+		return 0, fmt.Errorf("invalid size (want bytes with an optional K, M or G)")
 	}
 	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q too large", s)
+		return 0, errors.New("size too large")
 	}
 	return n * mult, nil
 }

@@ -64,7 +64,7 @@ func TestRunDefaults(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := "65534\n65534\nsandbox\n/tmp\n/usr/local/bin:/usr/bin:/bin\n4\nok\n" // 0-2 and ls's own
+	want := "65534\n65534\nsandbox\n/tmp\n/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n4\nok\n" // 0-2 and ls's own
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
@@ -363,4 +363,63 @@ func TestCLIHelper(t *testing.T) {
 	}
 	code := run(strings.Split(args, "\t"), strings.NewReader(""), os.Stdout, os.Stdout)
 	fmt.Printf("exit %d\n", code)
+}
+
+// A flag error is one line on stderr, exit 125, and --result has it; a
+// bad size echoes what was given.
+func TestFlagErrors(t *testing.T) {
+	code, stdout, stderr := cli(t, "run", "--no-such-flag", "--", "true")
+	if code != 125 || stdout != "" || stderr != "sandbox: flag provided but not defined: -no-such-flag (see sandbox run --help)\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, _, stderr = cli(t, "run", "--memory", "1.5G", "--", "true")
+	if code != 125 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `"1.5G"`) {
+		t.Errorf("--memory 1.5G: exit %d, stderr %q", code, stderr)
+	}
+	// Two policies are a usage error, not a silent last-one-wins.
+	code, _, stderr = cli(t, "run", "--seccomp", "unconfined", "--seccomp", "docker-default", "--", "true")
+	if code != 125 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "given twice") {
+		t.Errorf("two --seccomp: exit %d, stderr %q", code, stderr)
+	}
+	file := filepath.Join(t.TempDir(), "r.json")
+	code, _, _ = cli(t, "run", "--result", file, "--bogus", "--", "true")
+	var r map[string]any
+	b, _ := os.ReadFile(file)
+	if err := json.Unmarshal(b, &r); err != nil || code != 125 || r["status"] != "setup_error" || !strings.Contains(fmt.Sprint(r["error"]), "bogus") {
+		t.Errorf("--result on a flag error: exit %d, %s (%v)", code, b, err)
+	}
+}
+
+// Each subcommand's --help shows its own flags on stdout, exit 0; the
+// version comes from the build info; an unknown profile is one line.
+func TestHelpAndVersion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run", "--help"}, []string{"usage: sandbox run", "-seccomp", "-timeout"}},
+		{[]string{"learn", "--help"}, []string{"usage: sandbox learn", "-o PROFILE.json", "-timeout"}},
+		{[]string{"profile", "--help"}, []string{"usage: sandbox profile show"}},
+		{[]string{"--version"}, []string{"sandbox "}},
+	} {
+		code, stdout, stderr := cli(t, tt.args...)
+		for _, w := range tt.want {
+			if code != 0 || stderr != "" || !strings.Contains(stdout, w) {
+				t.Errorf("%v: exit %d, stderr %q, stdout without %q", tt.args, code, stderr, w)
+			}
+		}
+	}
+	code, _, stderr := cli(t, "profile", "show", "nope")
+	if code != 125 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, `unknown profile "nope"`) {
+		t.Errorf("profile show nope: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// When a limit ends the program, the CLI says so in one line on stderr,
+// after the program's own output.
+func TestLimitKillLine(t *testing.T) {
+	code, _, stderr := cli(t, "run", "--timeout", "200ms", "--", "sh", "-c", "echo own >&2; while :; do :; done")
+	if code != 137 || stderr != "own\nsandbox: timeout after 200ms: killed\n" {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
 }
