@@ -551,3 +551,13 @@ func TestStdinReaderNoLeak(t *testing.T) {
 		t.Errorf("the caller's reader after Run: %v", err)
 	}
 }
+
+// CPUs outside the caller's are bad input: a ConfigError that names them,
+// never excused by WithBestEffort.
+func TestCPUsOutsideCaller(t *testing.T) {
+	_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithCPUs("0,1000-1001"), sandbox.WithBestEffort())
+	var ce *sandbox.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "1000,1001") || errors.Is(err, sandbox.ErrUnsupported) {
+		t.Errorf("Run: %v, want a ConfigError naming 1000,1001", err)
+	}
+}

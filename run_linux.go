@@ -442,6 +442,12 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	}
 	byRlimit("file-size", unix.RLIMIT_FSIZE, l.fileSize)
 	byRlimit("open-files", unix.RLIMIT_NOFILE, l.openFiles)
+	if l.cpus != "" {
+		// Bad input, whatever enforces it: never excused by best effort.
+		if err := checkCPUs(l.cpus); err != nil {
+			return nil, nil, &ConfigError{Input: "WithCPUs(" + l.cpus + ")", Err: err}
+		}
+	}
 	h, err := hierarchy()
 	var grp *cgroup.Group
 	if err == nil {
@@ -475,6 +481,33 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 		}
 	}
 	return grp, rl, nil
+}
+
+// checkCPUs says which CPUs of list (checked well-formed) the caller may
+// not use itself: the sandbox's cpuset is a part of the caller's.
+func checkCPUs(list string) error {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return err
+	}
+	var outside []string
+	for _, r := range strings.Split(list, ",") {
+		lo, hi, _ := strings.Cut(r, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if hi != "" {
+			b, _ = strconv.Atoi(hi)
+		}
+		for cpu := a; cpu <= b && len(outside) < 8; cpu++ {
+			if cpu >= len(allowed)*64 || !allowed.IsSet(cpu) {
+				outside = append(outside, strconv.Itoa(cpu))
+			}
+		}
+	}
+	if len(outside) > 0 {
+		return fmt.Errorf("CPUs %s are not the caller's to use", strings.Join(outside, ","))
+	}
+	return nil
 }
 
 // rlimit is a resource limit set in the child.
