@@ -22,7 +22,6 @@ import (
 
 	"github.com/gosandbox/sandbox"
 	"github.com/moby/profiles/seccomp"
-	"golang.org/x/sys/unix"
 )
 
 // Exit statuses of the sandbox itself, as docker run and env(1) use them.
@@ -549,56 +548,25 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
-// jsonResult is the Result as the CLI writes it.
-type jsonResult struct {
-	Status           string          `json:"status"`
-	ExitCode         int             `json:"exit_code"`
-	Signal           string          `json:"signal"`
-	CoreDumped       bool            `json:"core_dumped"`
-	SeccompMode      string          `json:"seccomp_mode"`
-	Violations       []jsonViolation `json:"violations"`
-	ViolationCount   int             `json:"violation_count"`
-	WallTimeNS       int64           `json:"wall_time_ns"`
-	CPUTimeNS        int64           `json:"cpu_time_ns"`
-	PeakMemoryBytes  int64           `json:"peak_memory_bytes"`
-	OutputTruncated  bool            `json:"output_truncated"`
-	PidsLimitReached bool            `json:"pids_limit_reached"`
-	Warnings         []string        `json:"warnings,omitempty"`
-	Error            string          `json:"error,omitempty"`
-}
-
-type jsonViolation struct {
-	Syscall string `json:"syscall"`
-	Number  int    `json:"number"`
-	Arch    string `json:"arch"`
-	Action  string `json:"action"`
+// setupError is the --result of a run that did not start: the Result's
+// fields, with the error.
+type setupError struct {
+	Status     string   `json:"status"`
+	ExitCode   int      `json:"exit_code"`
+	Violations []string `json:"violations"`
+	Error      string   `json:"error"`
 }
 
 // writeResult writes the result to file, or to stderr when file is nil
 // ("--result -").
 func writeResult(file *outFile, res *sandbox.Result, err error, code int, stderr io.Writer) error {
-	j := jsonResult{Status: "setup_error", ExitCode: code, Violations: []jsonViolation{}}
+	var b []byte
+	var merr error
 	if err != nil {
-		j.Error = oneLine(err)
+		b, merr = json.Marshal(setupError{Status: "setup_error", ExitCode: code, Violations: []string{}, Error: oneLine(err)})
 	} else {
-		j.Status = res.Status.String()
-		j.SeccompMode = res.SeccompMode.String()
-		if res.Signal != 0 {
-			j.Signal = unix.SignalName(res.Signal)
-		}
-		j.CoreDumped = res.CoreDumped
-		j.WallTimeNS = res.WallTime.Nanoseconds()
-		j.CPUTimeNS = res.CPUTime.Nanoseconds()
-		j.PeakMemoryBytes = res.PeakMemory
-		j.OutputTruncated = res.OutputTruncated
-		j.PidsLimitReached = res.PidsLimitReached
-		j.Warnings = res.Warnings
-		for _, v := range res.Violations {
-			j.Violations = append(j.Violations, jsonViolation{v.Syscall, v.Number, v.Arch, v.Action})
-		}
-		j.ViolationCount = res.ViolationCount
+		b, merr = json.Marshal(res) // the SDK's own JSON
 	}
-	b, merr := json.Marshal(j)
 	if merr != nil {
 		return merr
 	}

@@ -42,26 +42,14 @@ const (
 
 // Job is a job's state, as GET /jobs/{id} returns it.
 type Job struct {
-	ID     string  `json:"id"`
-	Status string  `json:"status"` // queued, running, done, failed
-	Result *Result `json:"result,omitempty"`
-	Stdout string  `json:"stdout"`
-	Stderr string  `json:"stderr"`
-	Error  string  `json:"error,omitempty"` // why the sandbox could not run it
+	ID     string          `json:"id"`
+	Status string          `json:"status"`           // queued, running, done, failed
+	Result *sandbox.Result `json:"result,omitempty"` // the SDK's own JSON
+	Stdout string          `json:"stdout"`
+	Stderr string          `json:"stderr"`
+	Error  string          `json:"error,omitempty"` // why the sandbox could not run it
 
 	req Request
-}
-
-// Result is a sandbox.Result for JSON.
-type Result struct {
-	Status          string   `json:"status"`
-	ExitCode        int      `json:"exit_code"`
-	Signal          string   `json:"signal,omitempty"`
-	WallTimeMS      float64  `json:"wall_time_ms"`
-	CPUTimeMS       float64  `json:"cpu_time_ms"`
-	PeakMemoryBytes int64    `json:"peak_memory_bytes"`
-	OutputTruncated bool     `json:"output_truncated"`
-	Violations      []string `json:"violations,omitempty"`
 }
 
 // Server queues jobs and runs them with a fixed number of workers.
@@ -206,7 +194,7 @@ func (s *Server) work() {
 
 // run runs one job in a sandbox: Docker's default profile, no network,
 // the request's limits, stdout and stderr kept up to the output limit.
-func run(ctx context.Context, req *Request) (*Result, string, string, error) {
+func run(ctx context.Context, req *Request) (*sandbox.Result, string, string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := sandbox.Command(req.Program, req.Args...)
 	cmd.Env = []string{"PATH=" + sandbox.DefaultPath}
@@ -226,21 +214,7 @@ func run(ctx context.Context, req *Request) (*Result, string, string, error) {
 	if err != nil {
 		return nil, "", "", err
 	}
-	out := &Result{
-		Status:          res.Status.String(),
-		ExitCode:        res.ExitCode,
-		WallTimeMS:      float64(res.WallTime.Microseconds()) / 1000,
-		CPUTimeMS:       float64(res.CPUTime.Microseconds()) / 1000,
-		PeakMemoryBytes: res.PeakMemory,
-		OutputTruncated: res.OutputTruncated,
-	}
-	if res.Signal != 0 {
-		out.Signal = res.Signal.String()
-	}
-	for _, v := range res.Violations {
-		out.Violations = append(out.Violations, v.Syscall)
-	}
-	return out, stdout.String(), stderr.String(), nil
+	return res, stdout.String(), stderr.String(), nil
 }
 
 func reply(w http.ResponseWriter, code int, v any) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/gosandbox/sandbox"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,7 +52,7 @@ func TestJobs(t *testing.T) {
 		t.Fatalf("POST: %d %v", code, m)
 	}
 	j := wait(t, srv.URL, m["id"])
-	if j.Status != "done" || j.Result.Status != "exited" || j.Result.ExitCode != 0 || j.Stdout != "42\n" {
+	if j.Status != "done" || j.Result.Status != sandbox.Exited || j.Result.ExitCode != 0 || j.Stdout != "42\n" {
 		t.Errorf("job: %+v %+v", j, j.Result)
 	}
 
@@ -64,7 +65,7 @@ func TestJobs(t *testing.T) {
 	} {
 		_, m := post(t, srv.URL, body)
 		j := wait(t, srv.URL, m["id"])
-		if j.Result == nil || j.Result.Status != want {
+		if j.Result == nil || j.Result.Status.String() != want {
 			t.Errorf("%s: %+v %+v", body, j, j.Result)
 		}
 		if want == "output_exceeded" && (len(j.Stdout) > 1024 || !j.Result.OutputTruncated) {
