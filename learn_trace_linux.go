@@ -43,6 +43,11 @@ func traceLearn(pid int, rec *learned) error {
 			if err == unix.EINTR {
 				continue
 			}
+			if err == unix.ECHILD {
+				// Nothing traced is left: threads that an exec in
+				// another thread ended go without an exit report.
+				return nil
+			}
 			return fmt.Errorf("waitid: %w", err)
 		}
 		who := int(siginfoPid(&info))
