@@ -1,11 +1,16 @@
 package sandbox_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"syscall"
+	"time"
 
 	"github.com/gosandbox/sandbox"
 )
@@ -83,4 +88,30 @@ func ExampleRun_notFound() {
 	_, err := sandbox.Run(sandbox.Command("no-such-program"))
 	fmt.Println(errors.Is(err, sandbox.ErrNotFound))
 	// Output: true
+}
+
+// A job runner starts a program, waits for it to be ready, signals it, and
+// then waits for its Result.
+func ExampleStart() {
+	r, w := io.Pipe()
+	cmd := sandbox.Command("/bin/sh", "-c", "trap 'exit 3' TERM; echo ready; while :; do sleep 0.01; done")
+	cmd.Stdout = w
+	p, err := sandbox.Start(context.Background(), cmd, sandbox.WithTimeout(time.Minute))
+	if err != nil {
+		log.Fatal(err)
+	}
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	fmt.Print(line)
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		log.Fatal(err)
+	}
+	go io.Copy(io.Discard, r) // the rest, if any
+	res, err := p.Wait()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Status, res.ExitCode)
+	// Output:
+	// ready
+	// exited 3
 }

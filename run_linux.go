@@ -49,8 +49,80 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 // done before the start. Otherwise the
 // error is nil and the Result says how the program ended, whatever it did.
 //
-// RunContext is safe to call from many goroutines at once.
+// RunContext is Start followed by Wait. It is safe to call from many
+// goroutines at once.
 func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) {
+	p, err := Start(ctx, cmd, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Process is a program started in a sandbox by Start.
+type Process struct {
+	launched   chan struct{} // closed once the program runs, or its start failed
+	launchOnce sync.Once
+	startErr   error
+	pid        int
+	k          *killer
+	done       chan struct{} // closed once the run is over
+	res        *Result
+	err        error
+}
+
+// Start starts cmd in a new sandbox configured by opts and returns once the
+// program runs (or could not be started: the errors of RunContext). ctx
+// covers the whole run, as for RunContext: done, it kills the sandbox.
+// Call Wait for the Result; Start's resources are released there, or when
+// the program ends (the copying of its output goes on until Wait).
+func Start(ctx context.Context, cmd *Cmd, opts ...Option) (*Process, error) {
+	p := &Process{launched: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		res, err := p.run(ctx, cmd, opts)
+		p.launchOnce.Do(func() { p.startErr = err; close(p.launched) })
+		p.res, p.err = res, err
+		close(p.done)
+	}()
+	<-p.launched
+	if p.startErr != nil {
+		return nil, p.startErr
+	}
+	return p, nil
+}
+
+// markLaunched is told by run that the program runs.
+func (p *Process) markLaunched(pid int, k *killer) {
+	p.launchOnce.Do(func() {
+		p.pid, p.k = pid, k
+		close(p.launched)
+	})
+}
+
+// Pid returns the program's pid in the host's pid namespace (the caller's),
+// or 0 when it ended before the sandbox's init could tell it.
+func (p *Process) Pid() int { return p.pid }
+
+// Signal sends sig to the program (not to the sandbox's init). It returns
+// os.ErrProcessDone once the program has been reaped.
+func (p *Process) Signal(sig os.Signal) error {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("sandbox: signal %v is not a syscall.Signal", sig)
+	}
+	return p.k.signal(s)
+}
+
+// Wait waits for the program to end, and for its output to be copied, and
+// returns the Result, or the error of a run that failed after its start.
+// It may be called more than once.
+func (p *Process) Wait() (*Result, error) {
+	<-p.done
+	return p.res, p.err
+}
+
+// run is a whole run, from the options to the Result.
+func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -158,6 +230,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	}
 	st.start()
 	stop := k.watch(ctx, &c.lim, grp)
+	p.markLaunched(proc.Guest, k)
 
 	var ws unix.WaitStatus
 	var ru unix.Rusage
@@ -283,6 +356,16 @@ type killer struct {
 	// seccomp says the notifier killed the program for a kill action
 	// of the filter.
 	seccomp bool
+}
+
+// signal sends sig to the program, while it is not reaped.
+func (k *killer) signal(sig syscall.Signal) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done || k.proc == nil {
+		return os.ErrProcessDone
+	}
+	return k.proc.Signal(sig)
 }
 
 // seccompKilled records that the notifier killed the program for a kill

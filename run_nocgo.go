@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"os"
 )
 
 // Without cgo there is neither the launcher nor libseccomp: every run fails
@@ -31,6 +32,24 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) {
 	return nil, errNoCgo
 }
+
+// Start starts cmd in a new sandbox. Without cgo it always fails with an
+// error matching ErrUnsupported.
+func Start(ctx context.Context, cmd *Cmd, opts ...Option) (*Process, error) {
+	return nil, errNoCgo
+}
+
+// Process is a program started in a sandbox. Without cgo there is none.
+type Process struct{}
+
+// Pid returns the program's pid. Without cgo there is no program.
+func (p *Process) Pid() int { return 0 }
+
+// Signal sends sig to the program. Without cgo there is no program.
+func (p *Process) Signal(sig os.Signal) error { return errNoCgo }
+
+// Wait waits for the program. Without cgo there is no program.
+func (p *Process) Wait() (*Result, error) { return nil, errNoCgo }
 
 // ReleaseCgroups removes the cgroups this process keeps ready for reuse.
 // Without cgo there are none.

@@ -578,3 +578,37 @@ func TestStatusText(t *testing.T) {
 		}
 	}
 }
+
+// Start and Wait, as in os/exec: the program runs meanwhile, its host pid
+// is known, a signal reaches it (not its init), and Signal after the end
+// says the process is done.
+func TestStartSignalWait(t *testing.T) {
+	var out bytes.Buffer
+	cmd := sandbox.Command("/bin/sh", "-c", `trap 'echo got USR1; exit 3' USR1; echo ready; while :; do sleep 0.02; done`)
+	cmd.Stdout = &out
+	p, err := sandbox.Start(context.Background(), cmd, sandbox.WithTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", p.Pid())); p.Pid() <= 0 || err != nil {
+		t.Errorf("Pid %d: %v", p.Pid(), err)
+	}
+	time.Sleep(200 * time.Millisecond) // the trap is set
+	if err := p.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sandbox.Exited || res.ExitCode != 3 || out.String() != "ready\ngot USR1\n" {
+		t.Errorf("status %v exit %d output %q", res.Status, res.ExitCode, out.String())
+	}
+	if err := p.Signal(syscall.SIGUSR1); !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("Signal after Wait: %v, want os.ErrProcessDone", err)
+	}
+	// A start that fails is Start's error.
+	if _, err := sandbox.Start(context.Background(), sandbox.Command("no-such-program")); !errors.Is(err, sandbox.ErrNotFound) {
+		t.Errorf("Start: %v, want ErrNotFound", err)
+	}
+}

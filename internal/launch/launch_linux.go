@@ -140,6 +140,9 @@ type Process struct {
 	// status is the pipe on which an init reports the program's wait
 	// status, or -1.
 	status int
+	// guestFD is a pidfd of the program when an init is before it, or
+	// -1 (then PidFD is the program's).
+	guestFD int
 	// traced says Guest is attached (Spec.Trace): its end must be reaped
 	// by its tracer before its pid namespace can end.
 	traced bool
@@ -204,7 +207,7 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 		closeAll(sync[1], errp[0])
 		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "pidfd_open"}, Err: err}
 	}
-	proc := &Process{Pid: pid, PidFD: pidfd, Guest: pid, status: -1}
+	proc := &Process{Pid: pid, PidFD: pidfd, Guest: pid, status: -1, guestFD: -1}
 	// A launcher that cannot finish (a filter that denies what it needs,
 	// a hung step) is killed at the deadline: setup runs under it too.
 	g := &guard{fd: proc.PidFD}
@@ -350,7 +353,7 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err e
 			} else if !proc.traced {
 				proc.Guest = 0
 			}
-			unix.Close(fd)
+			proc.guestFD = fd // kept, for Signal
 			return true, nil
 		default:
 			d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
@@ -442,6 +445,20 @@ func (p *Process) Release() {
 		unix.Close(p.status)
 		p.status = -1
 	}
+	if p.guestFD >= 0 {
+		unix.Close(p.guestFD)
+		p.guestFD = -1
+	}
+}
+
+// Signal sends sig to the program: through its own pidfd when an init is
+// before it, else to the child, which is the program.
+func (p *Process) Signal(sig unix.Signal) error {
+	fd := p.guestFD
+	if fd < 0 {
+		fd = p.PidFD
+	}
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
 }
 
 // Kill sends SIGKILL to the child. With a pid namespace, the kernel then
