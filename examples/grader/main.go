@@ -123,17 +123,19 @@ func gradeAll(ctx context.Context, dir string, subs []string) ([]Result, error) 
 // grade builds one submission and runs it on every test.
 func grade(ctx context.Context, p *Problem, sub string, tests []string, slots chan struct{}) []Result {
 	name := filepath.Base(sub)
-	work, err := os.MkdirTemp("", "grader-")
+	build, err := tempDir()
 	if err == nil {
-		defer os.RemoveAll(work)
-		err = os.Chmod(work, 0o777) // the sandbox user writes the build there
+		defer os.RemoveAll(build)
 	}
 	src, err2 := filepath.Abs(filepath.Dir(sub))
 	if err = firstErr(err, err2); err != nil {
 		return []Result{{Submission: name, Verdict: RuntimeError, Detail: err.Error()}}
 	}
-	// The submission's directory read-only at /src, the build at /work.
-	mounts := []sandbox.Option{sandbox.WithBind(src, "/src"), sandbox.WithWorkDir(work, "/work")}
+	// The submission's directory read-only at /src; the build at /build,
+	// read-write for the compiler, read-only for the tests (a program
+	// cannot rewrite itself for the next test).
+	src2 := sandbox.WithBind(src, "/src")
+	mounts := []sandbox.Option{src2, sandbox.WithBind(build, "/build")}
 	var argv []string
 	switch filepath.Ext(name) {
 	case ".c", ".cpp":
@@ -141,14 +143,14 @@ func grade(ctx context.Context, p *Problem, sub string, tests []string, slots ch
 		if filepath.Ext(name) == ".cpp" {
 			compiler = "/usr/bin/g++"
 		}
-		if detail := compile(ctx, compiler, name, mounts); detail != "" {
+		if detail := compile(ctx, compiler, name, []sandbox.Option{src2, sandbox.WithWorkDir(build, "/build")}); detail != "" {
 			var rs []Result
 			for _, t := range tests {
 				rs = append(rs, Result{Submission: name, Test: testName(t), Verdict: CompileError, Detail: detail})
 			}
 			return rs
 		}
-		argv = []string{"/work/prog"}
+		argv = []string{"/build/prog"}
 	case ".py":
 		argv = []string{"/usr/bin/python3", "/src/" + name}
 	default:
@@ -174,11 +176,20 @@ func grade(ctx context.Context, p *Problem, sub string, tests []string, slots ch
 	return rs
 }
 
-// compile builds /src/name into /work/prog; it returns "" or what the
+// tempDir makes a directory that the sandbox user may write.
+func tempDir() (string, error) {
+	dir, err := os.MkdirTemp("", "grader-")
+	if err == nil {
+		err = os.Chmod(dir, 0o777)
+	}
+	return dir, err
+}
+
+// compile builds /src/name into /build/prog; it returns "" or what the
 // compiler said first.
 func compile(ctx context.Context, compiler, name string, mounts []sandbox.Option) string {
 	var out bytes.Buffer
-	cmd := sandbox.Command(compiler, "-O2", "-o", "/work/prog", "/src/"+name)
+	cmd := sandbox.Command(compiler, "-O2", "-o", "/build/prog", "/src/"+name)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	cmd.Stdout, cmd.Stderr = &out, &out
 	res, err := sandbox.RunContext(ctx, cmd, append(mounts, sandbox.WithTimeout(30*time.Second),
@@ -193,9 +204,17 @@ func compile(ctx context.Context, compiler, name string, mounts []sandbox.Option
 	return ""
 }
 
-// runTest runs the program on one test and judges it.
+// runTest runs the program on one test, in a fresh work directory of its
+// own (nothing a test leaves there reaches the next), and judges it.
 func runTest(ctx context.Context, p *Problem, argv []string, mounts []sandbox.Option, test string) Result {
 	r := Result{Test: testName(test)}
+	work, err := tempDir()
+	if err != nil {
+		r.Verdict, r.Detail = RuntimeError, err.Error()
+		return r
+	}
+	defer os.RemoveAll(work)
+	mounts = append(slices.Clip(mounts), sandbox.WithWorkDir(work, "/work"))
 	in, err := os.Open(test)
 	if err != nil {
 		r.Verdict, r.Detail = RuntimeError, err.Error()

@@ -59,3 +59,39 @@ func TestCompileError(t *testing.T) {
 		}
 	}
 }
+
+// Each test has a fresh /work and a read-only build: a submission that
+// leaves a file in /work (and would answer wrong once it finds one), or
+// rewrites its own program, cannot change the verdict of another test.
+func TestTestsShareNothing(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	sticky := dir + "/sticky.c"
+	os.WriteFile(sticky, []byte(`#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+	long long n, x, sum = 0;
+	if (access("marker", F_OK) == 0 || fopen("/build/prog", "r+") != NULL) {
+		puts("-1");
+		return 0;
+	}
+	fclose(fopen("marker", "w"));
+	if (scanf("%lld", &n) != 1)
+		return 1;
+	for (long long i = 0; i < n && scanf("%lld", &x) == 1; i++)
+		sum += x;
+	printf("%lld\n", sum);
+	return 0;
+}
+`), 0o644)
+	results, err := gradeAll(context.Background(), "problem/sum", []string{sticky})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Verdict != Accepted {
+			t.Errorf("%s/%s: %s (%s), want Accepted", r.Submission, r.Test, r.Verdict, r.Detail)
+		}
+	}
+}
