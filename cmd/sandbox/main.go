@@ -119,10 +119,10 @@ static executable); 127 when PROGRAM is not found inside the sandbox.
 Examples:
   sandbox run -- sh -c 'id; hostname; ls /'
   sandbox run --seccomp mypolicy.json --result - -- sh -c 'mkdir t && chown 65534:65534 t'
-  sandbox run --bind ./src:/src --workdir /src -- make
+  sandbox run --bind ./src:/src -- sh -c 'cp -r /src /tmp/b && make -C /tmp/b'
   sandbox run --tmpfs /tmp:512M --env LANG=C.UTF-8 -- python3 -c 'print(1)'
   sandbox run --seccomp strict --bind ./bin:/g -- /g/sum < numbers.txt
-  sandbox run --timeout 2s --cpu-time 1s --memory 256M --output-limit 1M --result r.json -- ./solution
+  sandbox run --timeout 2s --cpu-time 1s --memory 256M --output-limit 1M --result r.json --bind ./solution:/solution -- /solution
 
 Flags:
 `

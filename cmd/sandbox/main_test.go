@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -423,5 +424,58 @@ func TestLimitKillLine(t *testing.T) {
 	code, _, stderr := cli(t, "run", "--timeout", "1s", "--", "sh", "-c", "echo own >&2; while :; do :; done")
 	if code != 137 || stderr != "own\nsandbox: timeout after 1s: killed\n" {
 		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// Every example in the help works as written (through a shell, from a
+// directory that holds what it names): none ends in a setup error (125),
+// nor in a program that cannot be found or run (126, 127).
+func TestHelpExamples(t *testing.T) {
+	testenv.RequireRoot(t) // the --memory example needs a cgroup
+	gcc := testenv.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "sandbox"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	// What the examples name: a policy, a source tree with a Makefile, a
+	// static strict guest and its input, a program to judge.
+	os.WriteFile(filepath.Join(dir, "mypolicy.json"), []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chown","fchown","lchown","fchownat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
+	os.WriteFile(filepath.Join(dir, "src", "Makefile"), []byte("all:\n\techo built\n"), 0o644)
+	if out, err := exec.Command(gcc, "-static", "-nostdlib", "-O2", "-I../../examples/strict/guest", "-o", filepath.Join(bin, "sum"), "../../examples/strict/guest/sum.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "numbers.txt"), []byte("1 2 3\n"), 0o644)
+	b, _ := os.ReadFile("/bin/true")
+	os.WriteFile(filepath.Join(dir, "solution"), b, 0o755)
+	var examples []string
+	for _, help := range []string{usage, runHelp, learnHelp, profileHelp} {
+		for _, line := range strings.Split(help, "\n") {
+			if l := strings.TrimSpace(line); strings.HasPrefix(l, "sandbox ") && !strings.ContainsAny(l, "[]") && strings.HasPrefix(line, "  ") {
+				examples = append(examples, l)
+			}
+		}
+	}
+	if len(examples) < 8 {
+		t.Fatalf("found %d examples", len(examples))
+	}
+	for _, ex := range examples {
+		cmd := exec.Command("/bin/sh", "-c", ex)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("%s: %v", ex, err)
+		}
+		if code >= 125 {
+			t.Errorf("%s: exit %d:\n%s", ex, code, out)
+		}
 	}
 }
