@@ -717,6 +717,13 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	if dir == "" && c.namespaces.Has(ns.Mount) {
 		dir = "/tmp"
 	}
+	if dir == "" {
+		// No root of its own: the caller's directory of the moment (the
+		// child is forked by the zygote, whose own is /).
+		if wd, err := os.Getwd(); err == nil {
+			dir = wd
+		}
+	}
 	if c.namespaces.Has(ns.UTS) {
 		p.Sethostname(d("uts", "sethostname", ""), c.hostname)
 	}

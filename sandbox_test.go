@@ -612,3 +612,22 @@ func TestStartSignalWait(t *testing.T) {
 		t.Errorf("Start: %v, want ErrNotFound", err)
 	}
 }
+
+// Without a mount namespace the program starts in the caller's working
+// directory of the moment.
+func TestNoMountNamespaceCwd(t *testing.T) {
+	dir, err := os.MkdirTemp("", "sandbox-cwd-") // t.TempDir's parent is 0700
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	t.Chdir(dir)
+	var out bytes.Buffer
+	cmd := sandbox.Command("/bin/pwd")
+	cmd.Stdout = &out
+	res, err := sandbox.Run(cmd, sandbox.WithoutNamespaces(ns.Mount))
+	if err != nil || res.ExitCode != 0 || strings.TrimSpace(out.String()) != dir {
+		t.Errorf("Run: %v %+v, pwd %q, want %q", err, res, out.String(), dir)
+	}
+}

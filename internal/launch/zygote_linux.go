@@ -102,8 +102,11 @@ func (z *zygote) start() error {
 	peer := os.NewFile(uintptr(pair[1]), "zygote")
 	defer peer.Close()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"gosandbox-zygote"},
+		Path: "/proc/self/exe",
+		Args: []string{"gosandbox-zygote"},
+		// Not the caller's directory of the moment: it would be pinned
+		// for the process's life, and passed to every child.
+		Dir:        "/",
 		Env:        []string{C.SB_ZYGOTE_ENV + "=3"},
 		ExtraFiles: []*os.File{peer},
 		// It dies with us; it also ends when its socket's other end
