@@ -302,6 +302,16 @@ func WithBind(src, dst string) Option {
 }
 
 // WithBindRW is WithBind, read-write. Writes reach the host.
+//
+// Ownership: as root, the bind is an idmapped mount (Linux 5.12; ext4,
+// xfs, btrfs, tmpfs 6.3+) on which the caller's uid and gid are the
+// sandbox user's: a caller-owned 0700 directory is the program's to use,
+// and the files it makes belong to the caller. Where the filesystem cannot
+// be idmapped, the program works in it as the sandbox user's host id
+// (65534), which needs a directory that id may write; Result.Enforced says
+// which ("owner DST"). Rootless, the sandbox user is the caller already.
+// What the program leaves there is its own to shape: never follow a link
+// in it with privilege afterwards.
 func WithBindRW(src, dst string) Option {
 	return withMount(rootfs.Mount{Kind: rootfs.Bind, Source: src, Target: dst, Writable: true})
 }
@@ -336,7 +346,7 @@ func WithRootDir(dir string) Option {
 
 // WithWorkDir bind-mounts the host directory hostDir read-write at dir
 // inside and starts the program there (a grader's submission directory,
-// say). Cmd.Dir, if set, must be dir.
+// say), with WithBindRW's ownership rule. Cmd.Dir, if set, must be dir.
 func WithWorkDir(hostDir, dir string) Option {
 	return func(c *config) error {
 		if c.workDir != "" {

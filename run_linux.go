@@ -175,7 +175,23 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 	// locked thread.
 	traced := strict || c.learn != nil
 
-	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, rlimits)
+	// The read-write binds, idmapped to the caller where they can be
+	// (as root): captured here, in the initial user namespace.
+	hostUID, hostGID := c.root.UID, c.root.GID
+	if c.namespaces.Has(ns.User) {
+		m := ns.MapsFor(c.root.UID, c.root.GID, os.Geteuid(), os.Getegid())
+		hostUID, hostGID = m.UID.Outside, m.GID.Outside
+	}
+	trees, err := c.idmapped(res, hostUID, hostGID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, f := range trees {
+			f.Close() // the launcher has its own copy, or is gone
+		}
+	}()
+	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, rlimits, trees)
 	if err != nil {
 		return nil, err
 	}
@@ -612,6 +628,10 @@ func launchError(cmd *Cmd, err error) error {
 		return &ExecError{Name: cmd.Path, Err: se.Err}
 	}
 	out := &SetupError{Stage: se.Stage, Op: se.Op, Path: se.Path, Err: se.Err}
+	if se.Stage == "workdir" && errors.Is(se.Err, unix.EACCES) {
+		// The ownership rule, said where it bites.
+		out.Err = fmt.Errorf("%w: the sandbox user may not enter it: a read-write bind is used as the caller's own (an idmapped mount, as root) only where the filesystem supports it and the directory is the caller's; otherwise as the sandbox user's (host uid 65534 as root, the caller rootless)", se.Err)
+	}
 	if se.Stage == "clone" && (errors.Is(se.Err, unix.EPERM) || errors.Is(se.Err, unix.ENOSPC) || errors.Is(se.Err, unix.EINVAL) || errors.Is(se.Err, unix.EUSERS)) {
 		// No namespaces for us: user namespaces are off, or too many.
 		return errors.Join(ErrUnsupported, out)
@@ -643,7 +663,7 @@ var lastCap = sync.OnceValue(func() int {
 const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED
 
 // spec builds the launch: clone flags, id maps and the child's steps.
-func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, rlimits []rlimit) (*launch.Spec, error) {
+func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, rlimits []rlimit, trees map[string]*os.File) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -699,7 +719,7 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		for n < len(plan) && plan[n].Op == rootfs.OpCapture {
 			n++
 		}
-		addRootSteps(p, plan[:n])
+		addRootSteps(p, plan[:n], trees)
 		plan = plan[n:]
 	}
 	if userns {
@@ -708,7 +728,7 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		// files of the root are made as that user.
 		creds()
 	}
-	addRootSteps(p, plan)
+	addRootSteps(p, plan, trees)
 
 	dir := cmd.Dir
 	if dir == "" {
@@ -795,7 +815,9 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 }
 
 // addRootSteps turns a root plan into launcher steps.
-func addRootSteps(p *launch.Program, steps []rootfs.Step) {
+// A capture whose tree the supervisor made already (idmapped, by target)
+// takes that tree instead.
+func addRootSteps(p *launch.Program, steps []rootfs.Step, trees map[string]*os.File) {
 	for _, s := range steps {
 		path := s.Target
 		if s.Op == rootfs.OpCapture {
@@ -804,6 +826,10 @@ func addRootSteps(p *launch.Program, steps []rootfs.Step) {
 		d := launch.Desc{Stage: s.Stage, Op: s.Op.String(), Path: path}
 		switch s.Op {
 		case rootfs.OpCapture:
+			if t, ok := strings.CutPrefix(s.Stage, "bind "); ok && trees[t] != nil {
+				p.SlotFD(d, trees[t], s.Slot)
+				break
+			}
 			p.OpenTree(d, s.Source, s.Recursive, s.Slot, s.AttrSet, s.AttrClr)
 		case rootfs.OpAttach:
 			p.MoveMount(d, s.Slot, s.Target)

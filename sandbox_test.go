@@ -18,6 +18,7 @@ import (
 	"github.com/gosandbox/sandbox"
 	"github.com/gosandbox/sandbox/internal/testenv"
 	"github.com/gosandbox/sandbox/ns"
+	"golang.org/x/sys/unix"
 )
 
 // The seed's profile: mount and chown(2) denied by name, all else allowed.
@@ -629,5 +630,51 @@ func TestNoMountNamespaceCwd(t *testing.T) {
 	res, err := sandbox.Run(cmd, sandbox.WithoutNamespaces(ns.Mount))
 	if err != nil || res.ExitCode != 0 || strings.TrimSpace(out.String()) != dir {
 		t.Errorf("Run: %v %+v, pwd %q, want %q", err, res, out.String(), dir)
+	}
+}
+
+// A work directory of the caller's own, 0700, on ext4 and on tmpfs: the
+// program works in it, and the files it makes belong to the caller. As
+// root by an idmapped mount; rootless the sandbox user is the caller.
+func TestOwnershipIdmapped(t *testing.T) {
+	for _, parent := range []string{os.TempDir(), "/dev/shm"} {
+		dir, err := os.MkdirTemp(parent, "sandbox-own-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o700) // the caller's alone
+		var fs unix.Statfs_t
+		unix.Statfs(dir, &fs)
+		res, out := run(t, []sandbox.Option{sandbox.WithWorkDir(dir, "/work")}, "/bin/sh", "-c", "echo made > made && cat made")
+		wantExit(t, res, out, 0)
+		fi, err := os.Stat(filepath.Join(dir, "made"))
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid() {
+			t.Errorf("%s (fs %#x): the program's file is %d:%d, want the caller's %d:%d", dir, fs.Type, st.Uid, st.Gid, os.Geteuid(), os.Getegid())
+		}
+		if os.Geteuid() == 0 && mechanism(res, "owner /work") != "idmapped mount" {
+			t.Errorf("%s: ownership by %q", dir, mechanism(res, "owner /work"))
+		}
+	}
+}
+
+// A work directory the sandbox user may not enter (another user's, 0700)
+// fails with an error that names it and says the ownership rule.
+func TestOwnershipError(t *testing.T) {
+	testenv.RequireRoot(t) // to make a directory another user owns
+	dir, err := os.MkdirTemp("", "sandbox-own-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o700)
+	os.Chown(dir, 1234, 1234)
+	_, _, err = runErr(t, []sandbox.Option{sandbox.WithWorkDir(dir, "/work")}, "/bin/true")
+	var se *sandbox.SetupError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/work") || !strings.Contains(err.Error(), "idmapped") {
+		t.Errorf("Run: %v, want a SetupError naming /work and the ownership rule", err)
 	}
 }

@@ -65,6 +65,7 @@ const (
 	codeUmask          = C.SB_UMASK
 	codeNewKeyring     = C.SB_NEW_KEYRING
 	codeResetSched     = C.SB_RESET_SCHED
+	codeSlotFD         = C.SB_SLOT_FD
 )
 
 // Why ExecStatic refused a guest: the Err of its StepError.

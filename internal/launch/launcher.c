@@ -430,6 +430,9 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 		return r < 0 ? r : 0;
 	case SB_RESET_SCHED:
 		return reset_sched();
+	case SB_SLOT_FD:
+		cfg->slots[a[1]] = ((const int32_t *)(uintptr_t)a[0])[0];
+		return 0;
 	case SB_EXEC_STATIC:
 		return exec_static((const uint64_t *)(uintptr_t)a[0],
 				   (const char *const *)(uintptr_t)a[1],

@@ -42,6 +42,7 @@ enum {
 	SB_UMASK,          // a0 = mask
 	SB_NEW_KEYRING,    // join a new, empty session keyring
 	SB_RESET_SCHED,    // SCHED_OTHER, every CPU of the cpuset
+	SB_SLOT_FD,        // a0 = int32 array of one fd (a detached mount the supervisor made), a1 = slot
 };
 
 // Errors of SB_EXEC_STATIC beyond errno's range: why a guest is refused.

@@ -4,6 +4,7 @@ package launch
 
 import (
 	"encoding/binary"
+	"os"
 )
 
 // Program is the list of steps the child runs between clone and execve, in
@@ -196,6 +197,13 @@ func (p *Program) Unshare(d Desc, flags uintptr) { p.add(d, codeUnshare, 0, num(
 // Spec.Trace) here, from the thread that calls Start: its exec then stops
 // before the program's first instruction, whatever process is its parent.
 func (p *Program) Tracee(d Desc) { p.add(d, codeTracee, 0) }
+
+// SlotFD puts f, a detached mount the supervisor made (open_tree), in
+// slot for MoveMount, in place of an OpenTree.
+func (p *Program) SlotFD(d Desc, f *os.File, slot int) {
+	p.slots = max(p.slots, slot+1)
+	p.add(d, codeSlotFD, 0, arg{kind: argInt32, i32: []int32{int32(f.Fd())}}, num(uint64(slot)))
+}
 
 // Umask sets the file mode creation mask.
 func (p *Program) Umask(d Desc, mask uint32) { p.add(d, codeUmask, 0, num(uint64(mask))) }

@@ -74,10 +74,11 @@ static long prepare(const struct sb_request *rq, const uint32_t *relocs, char *b
 	cfg->err_fd = fds[1];
 	for (int i = 0; i < cfg->nsteps; i++) {
 		struct sb_step *s = &cfg->steps[i];
-		if (s->code != SB_FDS)
+		if (s->code != SB_FDS && s->code != SB_SLOT_FD)
 			continue;
 		int32_t *src = (int32_t *)(uintptr_t)s->a[0];
-		for (uint64_t j = 0; j < s->a[1]; j++) {
+		uint64_t n = s->code == SB_FDS ? s->a[1] : 1; // SB_SLOT_FD: one fd
+		for (uint64_t j = 0; j < n; j++) {
 			if (src[j] < 0 || src[j] >= nfds)
 				return -EINVAL;
 			src[j] = fds[src[j]];
