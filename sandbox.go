@@ -15,7 +15,7 @@
 // ipc, uts and cgroup namespaces; a fresh root on tmpfs with the host's /usr
 // (and its merged-/usr links) bound read-only, a private /etc, /proc, /dev
 // and /tmp; the sandbox user 65534:65534 with no capabilities and
-// no_new_privs; only fds 0-2 (plus [Cmd.ExtraFiles]); an empty environment;
+// no_new_privs; only fds 0-2 (plus [Cmd.ExtraFiles]); PATH alone (Docker's) as the environment;
 // and Docker's default seccomp profile, loaded last before execve.
 //
 // # Privileges
