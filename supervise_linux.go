@@ -1,0 +1,185 @@
+//go:build linux && cgo
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gosandbox/sandbox/internal/cgroup"
+	"github.com/gosandbox/sandbox/internal/filter"
+	"github.com/gosandbox/sandbox/internal/launch"
+	"golang.org/x/sys/unix"
+)
+
+// strictViolation is the call strict mode killed the program in, as the
+// exit stop showed it (waitStrict).
+func strictViolation(nr int) Violation {
+	name, abi := filter.SyscallName(auditArchNative, nr)
+	if name == "" {
+		name = "unknown"
+	}
+	return Violation{Syscall: name, Number: nr, Arch: abi, Action: "kill", Source: "ptrace"}
+}
+
+// verdict sets Status, ExitCode and Signal from the wait status and what
+// the supervisor saw, in the precedence documented on Result. A
+// MemoryExceeded status is set already. kernelKills says a seccomp filter
+// was installed whose kills the kernel carries out, strictKill that strict
+// mode's exit stop showed a forbidden call, cpuByRlimit that RLIMIT_CPU
+// enforced the CPU-time limit cpuTime.
+func (res *Result) verdict(ws unix.WaitStatus, k *killer, kernelKills, strictKill, cpuByRlimit bool, cpuTime time.Duration) {
+	var st Status
+	switch {
+	case ws.Exited():
+		st, res.ExitCode = Exited, ws.ExitStatus()
+	case ws.Signaled():
+		st, res.Signal, res.ExitCode = Signaled, ws.Signal(), 128+int(ws.Signal())
+		res.CoreDumped = ws.CoreDump()
+		switch {
+		case ws.Signal() == syscall.SIGKILL && k.seccomp:
+			// The supervisor carried out a kill action of the
+			// filter: reported as the kernel's would be.
+			st, res.Signal, res.ExitCode = SeccompKilled, syscall.SIGSYS, 128+int(syscall.SIGSYS)
+		case ws.Signal() == syscall.SIGKILL && k.killed:
+			// The supervisor's own kill ended it.
+			st = k.reason
+		case ws.Signal() == syscall.SIGSYS && kernelKills:
+			// Every filter can kill: its kill actions and its
+			// bad-arch action end the process with SIGSYS.
+			st = SeccompKilled
+		case ws.Signal() == syscall.SIGKILL && strictKill:
+			// Strict mode kills with SIGKILL inside the forbidden
+			// call (waitStrict saw it at the exit stop).
+			st = SeccompKilled
+		case ws.Signal() == syscall.SIGKILL && cpuByRlimit && res.CPUTime >= cpuTime:
+			// RLIMIT_CPU kills with SIGKILL at its hard limit, the
+			// limit rounded up to whole seconds.
+			st = CPUTimeExceeded
+		}
+	}
+	switch {
+	case res.Status == MemoryExceeded:
+	case res.OutputTruncated:
+		res.Status = OutputExceeded
+	default:
+		res.Status = st
+	}
+}
+
+// killer kills the sandbox for the supervisor and remembers why.
+type killer struct {
+	mu     sync.Mutex
+	proc   *launch.Process
+	done   bool   // the program is reaped: its pidfd is going away
+	killed bool   // the supervisor sent SIGKILL
+	reason Status // the limit of the first kill, or Canceled
+	// seccomp says the notifier killed the program for a kill action
+	// of the filter.
+	seccomp bool
+}
+
+// signal sends sig to the program, while it is not reaped.
+func (k *killer) signal(sig syscall.Signal) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done || k.proc == nil {
+		return os.ErrProcessDone
+	}
+	return k.proc.Signal(sig)
+}
+
+// seccompKilled records that the notifier killed the program for a kill
+// action.
+func (k *killer) seccompKilled() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.killed {
+		k.seccomp = true
+	}
+}
+
+// kill sends SIGKILL to the program; killing the pid namespace's init
+// kills every process in it.
+func (k *killer) kill(reason Status) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done || k.proc == nil {
+		return
+	}
+	if !k.killed {
+		k.reason = reason
+	}
+	k.killed = true
+	_ = k.proc.Kill()
+}
+
+// watch starts the supervisor's watchers (the context, which carries the
+// wall-clock limit, and the CPU time) and returns the function that stops
+// them once the program is reaped; after it no kill is sent.
+func (k *killer) watch(ctx context.Context, lim *limits, grp *cgroup.Group) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	stopCtx := context.AfterFunc(ctx, func() {
+		reason := Canceled
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			reason = Timeout
+		}
+		k.kill(reason)
+	})
+	if grp != nil && lim.cpuTime > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchCPU(grp, lim.cpuTime, quit, k)
+		}()
+	}
+	return func() {
+		stopCtx()
+		k.mu.Lock()
+		k.done = true
+		k.mu.Unlock()
+		close(quit)
+		wg.Wait()
+	}
+}
+
+// timeoutError is the cause of a run's context when WithTimeout ran out.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return "the time limit (WithTimeout " + e.d.String() + ") ran out"
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *timeoutError) Unwrap() error { return context.DeadlineExceeded }
+
+// watchCPU kills the sandbox once its cgroup has used limit of CPU time.
+// It sleeps for the least time the rest could take with every CPU busy, so
+// it wakes rarely while much is left and kills within a millisecond or so.
+func watchCPU(grp *cgroup.Group, limit time.Duration, quit <-chan struct{}, k *killer) {
+	ncpu := time.Duration(runtime.NumCPU())
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		used, err := grp.CPU()
+		if err != nil {
+			return
+		}
+		if used >= limit {
+			k.kill(CPUTimeExceeded)
+			return
+		}
+		t.Reset(max((limit-used)/ncpu, time.Millisecond))
+	}
+}
