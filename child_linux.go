@@ -63,7 +63,31 @@ var lastCap = sync.OnceValue(func() int {
 // any, and neither can be undone.
 const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO_SETUID_FIXUP(+LOCKED), KEEP_CAPS_LOCKED
 
-// spec builds the launch: clone flags, id maps and the child's steps.
+// spec builds the launch: clone flags, id maps and the child's steps, in
+// this order (TestChildOrder asserts the orderings marked *):
+//
+//  1. unshare the cgroup namespace (the child is in its cgroup already)
+//  2. setsid; umask 022; default scheduling in its cpuset
+//  3. without a user namespace: make / a slave (no propagation to the host)
+//  4. * capture every host path (open_tree): before any id change, with
+//     the caller's rights, while the host is visible
+//  5. with a user namespace: setgroups, setresgid, setresuid
+//  6. the root: tmpfs, proc, pivot_root, masks, /dev, /etc, /tmp, the
+//     caller's mounts, read-only (every path with no magic link followed)
+//  7. hostname, loopback up
+//  8. * chdir, after the pivot (no host directory as the cwd)
+//  9. * fds 0-2 and extras, after chdir; close every other
+//  10. drop the bounding set, lock securebits; without a user namespace
+//     the id change here; clear the capabilities
+//  11. * no_new_privs, before the filter
+//  12. a new session keyring; rlimits
+//  13. * the parent-death signal, after the id change (which clears it)
+//  14. * the init (fork of the program), after the above and before the
+//     filter, which the init must not have
+//  15. unblock signals (the program only: the init keeps them blocked)
+//  16. the tracer's seize (strict, learning)
+//  17. * the seccomp filter, the last step before execve
+//  18. execve
 func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, rlimits []rlimit, trees map[string]*os.File) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }

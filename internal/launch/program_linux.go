@@ -61,6 +61,9 @@ func strOrNull(s string) arg {
 	return str(s)
 }
 
+// Descs returns the steps' descriptions, in the order they run.
+func (p *Program) Descs() []Desc { return append([]Desc(nil), p.descs...) }
+
 func (p *Program) add(d Desc, code, flags int32, args ...arg) {
 	if len(args) > stepArgs {
 		panic("launch: a step with more arguments than struct sb_step holds") // a bug in this package
