@@ -1,4 +1,4 @@
-//go:build !cgo
+//go:build !linux || !cgo
 
 package sandbox
 
@@ -8,9 +8,9 @@ import (
 	"os"
 )
 
-// Without cgo there is neither the launcher nor libseccomp: every run fails
-// closed.
-var errNoCgo = fmt.Errorf("%w: built without cgo (the launcher and libseccomp need it)", ErrUnsupported)
+// Off Linux, or without cgo, there is neither the launcher nor
+// libseccomp: every run fails closed.
+var errNoCgo = fmt.Errorf("%w: needs Linux and cgo (the launcher and libseccomp)", ErrUnsupported)
 
 var (
 	dockerDefaultPolicy     = &policy{mode: DockerDefault, compile: func() (*program, error) { return nil, errNoCgo }}
@@ -21,8 +21,8 @@ func customPolicy(input string, _ []byte) (*policy, error) {
 	return nil, &ConfigError{Input: input, Err: errNoCgo}
 }
 
-// Run runs cmd in a new sandbox. Without cgo it always fails with an error
-// matching ErrUnsupported.
+// Run runs cmd in a new sandbox. Off Linux or without cgo it always fails
+// with an error matching ErrUnsupported.
 func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 	return RunContext(context.Background(), cmd, opts...)
 }

@@ -7,8 +7,6 @@ package ns
 import (
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Set is a set of namespaces.
@@ -28,18 +26,21 @@ const (
 	All = User | PID | Mount | Net | IPC | UTS | Cgroup
 )
 
+// names are the namespaces with their CLONE_NEW* flags, Linux's values
+// (the same on every Linux architecture: written out, so that this
+// package builds wherever a Go program that imports it does).
 var names = [...]struct {
 	ns   Set
 	name string
 	flag uintptr
 }{
-	{User, "user", unix.CLONE_NEWUSER},
-	{PID, "pid", unix.CLONE_NEWPID},
-	{Mount, "mount", unix.CLONE_NEWNS},
-	{Net, "net", unix.CLONE_NEWNET},
-	{IPC, "ipc", unix.CLONE_NEWIPC},
-	{UTS, "uts", unix.CLONE_NEWUTS},
-	{Cgroup, "cgroup", unix.CLONE_NEWCGROUP},
+	{User, "user", 0x10000000},
+	{PID, "pid", 0x20000000},
+	{Mount, "mount", 0x00020000},
+	{Net, "net", 0x40000000},
+	{IPC, "ipc", 0x08000000},
+	{UTS, "uts", 0x04000000},
+	{Cgroup, "cgroup", 0x02000000},
 }
 
 // Has reports whether every namespace of t is in s.

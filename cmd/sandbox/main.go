@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command sandbox runs a program in a sandbox from the command line.
 //
 //	sandbox run [flags] -- PROGRAM [ARG...]

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package cgroup gives each sandbox a cgroup of its own for memory, pids,
 // CPU accounting and a CPU set, on cgroup v2 or v1, from a pool of prepared
 // groups.

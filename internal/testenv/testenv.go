@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package testenv holds the tests' checks of what the machine offers.
 //
 // A test that needs root, a kernel feature or a tool skips with the reason
