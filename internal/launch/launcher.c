@@ -13,6 +13,7 @@
 // status and exits, which ends the pid namespace.
 
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -174,46 +175,40 @@ static long exec_first(const uint64_t *cands, const char *const *argv, const cha
 }
 
 #if defined(__x86_64__)
-#define NATIVE_EM 62 // EM_X86_64
+#define NATIVE_EM EM_X86_64
 #elif defined(__aarch64__)
-#define NATIVE_EM 183 // EM_AARCH64
+#define NATIVE_EM EM_AARCH64
 #endif
-
-static uint16_t le16(const unsigned char *b) { return (uint16_t)(b[0] | b[1] << 8); }
-
-static uint64_t le64(const unsigned char *b)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | b[i];
-	return v;
-}
 
 // check_static reads the ELF header and program headers of fd: a static
 // executable of the native arch, with no PT_INTERP, or an SB_E* error.
+// (Both supported arches are little-endian 64-bit, as the host is.)
 static long check_static(int fd)
 {
-	unsigned char eh[64], ph[64];
-	long n = SYS4(SYS_pread64, fd, eh, sizeof eh, 0);
+	union {
+		Elf64_Ehdr h;
+		unsigned char b[sizeof(Elf64_Ehdr)];
+	} eh;
+	Elf64_Phdr ph;
+	long n = SYS4(SYS_pread64, fd, &eh, sizeof eh, 0);
 	if (n < 0)
 		return n;
-	if (n >= 2 && eh[0] == '#' && eh[1] == '!')
+	if (n >= 2 && eh.b[0] == '#' && eh.b[1] == '!')
 		return -SB_ESCRIPT;
-	if (n < 64 || eh[0] != 0x7f || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F')
+	if (n < (long)sizeof eh.h || eh.h.e_ident[EI_MAG0] != ELFMAG0 || eh.h.e_ident[EI_MAG1] != ELFMAG1 ||
+	    eh.h.e_ident[EI_MAG2] != ELFMAG2 || eh.h.e_ident[EI_MAG3] != ELFMAG3)
 		return -SB_ENOTELF;
-	if (eh[4] != 2 /* ELFCLASS64 */ || eh[5] != 1 /* little endian */ || le16(eh + 18) != NATIVE_EM)
+	if (eh.h.e_ident[EI_CLASS] != ELFCLASS64 || eh.h.e_ident[EI_DATA] != ELFDATA2LSB || eh.h.e_machine != NATIVE_EM)
 		return -SB_EARCH;
-	if (le16(eh + 16) != 2 /* ET_EXEC */ && le16(eh + 16) != 3 /* ET_DYN: static-pie */)
+	if (eh.h.e_type != ET_EXEC && eh.h.e_type != ET_DYN) // ET_DYN: a static-pie
 		return -SB_ENOTELF;
-	uint64_t phoff = le64(eh + 32);
-	uint16_t phentsize = le16(eh + 54), phnum = le16(eh + 56);
-	if (phentsize < 4 || phentsize > sizeof ph)
+	if (eh.h.e_phentsize != sizeof ph)
 		return -SB_ENOTELF;
-	for (uint16_t i = 0; i < phnum; i++) {
-		n = SYS4(SYS_pread64, fd, ph, phentsize, phoff + (uint64_t)i * phentsize);
-		if (n != phentsize)
+	for (uint16_t i = 0; i < eh.h.e_phnum; i++) {
+		n = SYS4(SYS_pread64, fd, &ph, sizeof ph, eh.h.e_phoff + (uint64_t)i * sizeof ph);
+		if (n != (long)sizeof ph)
 			return n < 0 ? n : -SB_ENOTELF;
-		if (ph[0] == 3 && ph[1] == 0 && ph[2] == 0 && ph[3] == 0) // PT_INTERP
+		if (ph.p_type == PT_INTERP)
 			return -SB_EDYNAMIC;
 	}
 	return 0;

@@ -8,6 +8,18 @@
 #include <stdint.h>
 
 // Step codes. The Go side takes them from here (launch_linux.go).
+//
+// Adding a step:
+//  1. its code here, with what a0..a4 hold;
+//  2. its case in run_step (launcher.c), or in paths.c if it resolves a
+//     path (never follow a magic link; creates O_EXCL|O_NOFOLLOW);
+//  3. its code* constant in launch_linux.go (from C);
+//  4. a builder method on Program (program_linux.go) with its doc;
+//  5. its call in config.spec (child_linux.go), in the order the table
+//     there gives, with a comment that says why it sits there; and
+//  6. if the order matters to security, a check in TestChildOrder.
+// A step whose args name fds sent along (argInt32) must also be remapped
+// by the zygote (prepare, zygote.c).
 enum {
 	SB_SETSID = 1,
 	SB_SETGROUPS,      // a0 = count (0 or 1), a1 = gid
