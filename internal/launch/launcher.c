@@ -42,26 +42,18 @@
 #include "launcher.h"
 #include "raw.h"
 
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef __WALL
-#define __WALL 0x40000000
-#endif
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
 
-// The program's stack between its fork by the init and its exec.
-#define STACK_SIZE (64 * 1024)
 
 #define P(x) ((const char *)(uintptr_t)(x))
 
 // die reports a failed step and ends the child in bounded time, even
 // under a filter that denies exit_group and exit: a spin there would hold
 // a CPU and the supervisor's Start for ever.
-static void __attribute__((noreturn)) die(struct sb_config *cfg, int step, long err)
+void sb_die(struct sb_config *cfg, int step, long err)
 {
 	struct sb_record f = {.step = step, .err = (int32_t)-err};
 	cfg->failed = 1; // for the init, if this is the program
@@ -154,92 +146,6 @@ static long set_fds(struct sb_config *cfg, int32_t *src, long n)
 	// not just close-on-exec, so that they take no fd numbers either.
 	return SYS3(SYS_close_range, n + 2, ~0U, 0);
 }
-
-static long exec_first(const uint64_t *cands, const char *const *argv, const char *const *envp)
-{
-	long eacces = 0;
-	for (const uint64_t *c = cands; *c; c++) {
-		long r = SYS3(SYS_execve, P(*c), argv, envp);
-		switch (r) {
-		case -ENOENT:
-		case -ENOTDIR:
-			continue;
-		case -EACCES:
-			eacces = r;
-			continue;
-		default:
-			return r;
-		}
-	}
-	return eacces ? eacces : -ENOENT;
-}
-
-#if defined(__x86_64__)
-#define NATIVE_EM EM_X86_64
-#elif defined(__aarch64__)
-#define NATIVE_EM EM_AARCH64
-#endif
-
-// check_static reads the ELF header and program headers of fd: a static
-// executable of the native arch, with no PT_INTERP, or an SB_E* error.
-// (Both supported arches are little-endian 64-bit, as the host is.)
-static long check_static(int fd)
-{
-	union {
-		Elf64_Ehdr h;
-		unsigned char b[sizeof(Elf64_Ehdr)];
-	} eh;
-	Elf64_Phdr ph;
-	long n = SYS4(SYS_pread64, fd, &eh, sizeof eh, 0);
-	if (n < 0)
-		return n;
-	if (n >= 2 && eh.b[0] == '#' && eh.b[1] == '!')
-		return -SB_ESCRIPT;
-	if (n < (long)sizeof eh.h || eh.h.e_ident[EI_MAG0] != ELFMAG0 || eh.h.e_ident[EI_MAG1] != ELFMAG1 ||
-	    eh.h.e_ident[EI_MAG2] != ELFMAG2 || eh.h.e_ident[EI_MAG3] != ELFMAG3)
-		return -SB_ENOTELF;
-	if (eh.h.e_ident[EI_CLASS] != ELFCLASS64 || eh.h.e_ident[EI_DATA] != ELFDATA2LSB || eh.h.e_machine != NATIVE_EM)
-		return -SB_EARCH;
-	if (eh.h.e_type != ET_EXEC && eh.h.e_type != ET_DYN) // ET_DYN: a static-pie
-		return -SB_ENOTELF;
-	if (eh.h.e_phentsize != sizeof ph)
-		return -SB_ENOTELF;
-	for (uint16_t i = 0; i < eh.h.e_phnum; i++) {
-		n = SYS4(SYS_pread64, fd, &ph, sizeof ph, eh.h.e_phoff + (uint64_t)i * sizeof ph);
-		if (n != (long)sizeof ph)
-			return n < 0 ? n : -SB_ENOTELF;
-		if (ph.p_type == PT_INTERP)
-			return -SB_EDYNAMIC;
-	}
-	return 0;
-}
-
-// exec_static is exec_first for static guests: each candidate is opened,
-// checked, and executed through the same fd, so the file checked is the
-// file run.
-static long exec_static(const uint64_t *cands, const char *const *argv, const char *const *envp)
-{
-	long eacces = 0;
-	for (const uint64_t *c = cands; *c; c++) {
-		long fd = SYS4(SYS_openat, AT_FDCWD, P(*c), O_RDONLY | O_CLOEXEC, 0);
-		if (fd == -ENOENT || fd == -ENOTDIR)
-			continue;
-		if (fd == -EACCES) {
-			eacces = fd;
-			continue;
-		}
-		if (fd < 0)
-			return fd;
-		long r = check_static((int)fd);
-		if (r == 0)
-			r = raw6(SYS_execveat, fd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
-		SYS1(SYS_close, fd);
-		return r;
-	}
-	return eacces ? eacces : -ENOENT;
-}
-
-static long tracee(struct sb_config *cfg);
 
 // reset_sched gives the process the default scheduling policy
 // (SCHED_OTHER: only ever a lowering) and every CPU of its cpuset, where a
@@ -413,7 +319,7 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 	case SB_UNSHARE:
 		return SYS1(SYS_unshare, a[0]);
 	case SB_TRACEE:
-		return tracee(cfg);
+		return sb_tracee(cfg);
 	case SB_UMASK:
 		SYS1(SYS_umask, a[0]);
 		return 0;
@@ -429,219 +335,30 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 		cfg->slots[a[1]] = ((const int32_t *)(uintptr_t)a[0])[0];
 		return 0;
 	case SB_EXEC_STATIC:
-		return exec_static((const uint64_t *)(uintptr_t)a[0],
+		return sb_exec_static((const uint64_t *)(uintptr_t)a[0],
 				   (const char *const *)(uintptr_t)a[1],
 				   (const char *const *)(uintptr_t)a[2]);
 	case SB_EXEC:
-		return exec_first((const uint64_t *)(uintptr_t)a[0],
+		return sb_exec_first((const uint64_t *)(uintptr_t)a[0],
 				  (const char *const *)(uintptr_t)a[1],
 				  (const char *const *)(uintptr_t)a[2]);
 	}
 	return -EINVAL;
 }
 
-static void run_steps(struct sb_config *cfg, int from) __attribute__((noreturn));
-
-static char *new_stack(long *err)
-{
-	char *stack = (char *)SYS6(SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if ((long)stack < 0 && (long)stack > -4096) {
-		*err = (long)stack;
-		return NULL;
-	}
-	// A guard page: a runaway stack faults instead of writing over
-	// whatever lies below it.
-	long r = SYS3(SYS_mprotect, stack, sb_page_size, PROT_NONE);
-	if (r < 0) {
-		*err = r;
-		SYS2(SYS_munmap, stack, STACK_SIZE);
-		return NULL;
-	}
-	return stack;
-}
-
-struct sb_clone_args {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-
-// raw_clone3 makes a child with clone3 on a new stack. The child starts
-// there with no frame to return to: the trampoline calls fn(arg) from
-// registers the kernel preserves, then exit_group with its result.
-static long raw_clone3(struct sb_clone_args *args, int (*fn)(void *), void *arg)
-{
-#if defined(__x86_64__)
-	register long r12 __asm__("r12") = (long)arg;
-	register long r13 __asm__("r13") = (long)fn;
-	long ret;
-	__asm__ volatile("syscall\n\t"
-			 "test %%rax, %%rax\n\t"
-			 "jnz 1f\n\t"
-			 "xor %%ebp, %%ebp\n\t"
-			 "and $-16, %%rsp\n\t"
-			 "mov %%r12, %%rdi\n\t"
-			 "call *%%r13\n\t"
-			 "mov %%eax, %%edi\n\t"
-			 "mov $231, %%eax\n\t" // exit_group
-			 "syscall\n\t"
-			 "hlt\n"
-			 "1:"
-			 : "=a"(ret)
-			 : "a"(SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
-			 : "rcx", "r11", "memory");
-	return ret;
-#elif defined(__aarch64__)
-	register long x0 __asm__("x0") = (long)args;
-	register long x1 __asm__("x1") = sizeof *args;
-	register long x8 __asm__("x8") = SYS_clone3;
-	register long x19 __asm__("x19") = (long)arg;
-	register long x20 __asm__("x20") = (long)fn;
-	__asm__ volatile("svc #0\n\t"
-			 "cbnz x0, 1f\n\t"
-			 "mov x29, xzr\n\t"
-			 "mov x0, x19\n\t"
-			 "blr x20\n\t"
-			 "mov x8, #94\n\t" // exit_group
-			 "svc #0\n"
-			 "1:"
-			 : "+r"(x0)
-			 : "r"(x1), "r"(x8), "r"(x19), "r"(x20)
-			 : "x30", "memory");
-	return x0;
-#endif
-}
-
-static void put(struct sb_config *cfg, int32_t step, int32_t err)
-{
-	struct sb_record rec = {.step = step, .err = err};
-	SYS3(SYS_write, cfg->err_fd, &rec, sizeof rec);
-}
-
-// tracee hands the supervisor a pidfd of this process and waits until it
-// has attached (PTRACE_SEIZE): the program is then traced from its exec on,
-// by the supervisor, whatever process is its parent.
-static long tracee(struct sb_config *cfg)
-{
-	char b;
-	long pid = SYS0(SYS_getpid);
-	long fd = SYS2(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return fd;
-	struct sb_record rec = {.step = SB_TRACEE, .err = (int32_t)fd};
-	long r = SYS3(SYS_write, cfg->err_fd, &rec, sizeof rec);
-	if (r >= 0 && (r = SYS3(SYS_read, cfg->sync_fd, &b, 1)) != 1)
-		r = r < 0 ? r : -EPIPE;
-	SYS1(SYS_close, fd);
-	return r < 0 ? r : 0;
-}
-
-// program_main is the program's side of SB_INIT: the steps after it, to
-// the exec, on its own stack in its init's memory (CLONE_VM|CLONE_VFORK:
-// the init waits for the exec).
-static int program_main(void *arg)
-{
-	struct sb_config *cfg = arg;
-	run_steps(cfg, cfg->resume);
-}
-
-// init_main is the init's side of SB_INIT, once the program has exec'd.
-static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid, int pidfd)
-{
-	// The program's pidfd goes along (SCM_RIGHTS): the supervisor could
-	// not take it from a process that is not dumpable, as this one is
-	// about to be.
-	struct sb_record rec = {.step = SB_STARTED, .err = pidfd};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl = {0};
-	struct iovec iov = {.iov_base = &rec, .iov_len = sizeof rec};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	__builtin_memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
-	SYS3(SYS_sendmsg, cfg->err_fd, &msg, 0);
-	// Nothing of the program's stays open here: its output pipes end
-	// when it and its descendants are done, not when the init is.
-	int keep[2] = {cfg->err_fd < pidfd ? cfg->err_fd : pidfd, cfg->err_fd < pidfd ? pidfd : cfg->err_fd};
-	if (keep[0] > 0)
-		SYS3(SYS_close_range, 0, keep[0] - 1, 0);
-	if (keep[1] > keep[0] + 1)
-		SYS3(SYS_close_range, keep[0] + 1, keep[1] - 1, 0);
-	SYS3(SYS_close_range, keep[1] + 1, ~0U, 0);
-	// The program runs as the same user and could ptrace this process,
-	// which has no seccomp filter, and so escape its own: a process that
-	// is not dumpable can only be traced with CAP_SYS_PTRACE in the
-	// initial user namespace.
-	SYS2(SYS_prctl, PR_SET_DUMPABLE, 0);
-	// Every signal stays blocked (the zygote's mask): they queue, even
-	// those a pid 1 would ignore, and are taken here one by one.
-	uint64_t all = ~0ULL;
-	for (;;) {
-		unsigned char info[128];
-		long sig = SYS4(SYS_rt_sigtimedwait, &all, info, 0, 8);
-		if (sig == SIGCHLD) {
-			int status;
-			long p;
-			while ((p = SYS4(SYS_wait4, -1, &status, WNOHANG | __WALL, 0)) > 0) {
-				if (p == pid) {
-					put(cfg, SB_STATUS, status);
-					SYS1(SYS_exit_group, 0);
-				}
-			}
-			if (p == -ECHILD) // the program was reaped under us: cannot be
-				SYS1(SYS_exit_group, 127);
-		} else if (sig > 0) {
-			// Forwarded as it came: the program gets what was
-			// sent to the sandbox.
-			SYS4(SYS_pidfd_send_signal, pidfd, sig, 0, 0);
-		}
-	}
-}
-
-// start_init forks the program at step i, and goes on as its init.
-static void __attribute__((noreturn)) start_init(struct sb_config *cfg, int i)
-{
-	long err = 0;
-	int pidfd = -1;
-	char *stack = new_stack(&err);
-	if (!stack)
-		die(cfg, i, err);
-	cfg->resume = i + 1;
-	// CLONE_FILES: the program's fds (a listener, a pidfd for the
-	// tracer) are the init's too until the exec, so the supervisor
-	// takes them through the init's pidfd.
-	struct sb_clone_args args = {
-		.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&pidfd,
-		.exit_signal = SIGCHLD,
-		.stack = (uint64_t)(uintptr_t)stack,
-		.stack_size = STACK_SIZE,
-	};
-	long pid = raw_clone3(&args, program_main, cfg);
-	if (pid < 0)
-		die(cfg, i, pid);
-	// The program has exec'd, or failed (and said so) and exited.
-	if (cfg->failed)
-		SYS1(SYS_exit_group, 127);
-	init_main(cfg, pid, pidfd);
-}
-
-static void run_steps(struct sb_config *cfg, int from)
+void sb_run_steps(struct sb_config *cfg, int from)
 {
 	for (int i = from; i < cfg->nsteps; i++) {
 		const struct sb_step *s = &cfg->steps[i];
 		if (s->code == SB_INIT)
-			start_init(cfg, i);
+			sb_start_init(cfg, i);
 		long r = run_step(cfg, s);
 		if (r == -ENOENT && (s->flags & SB_OPTIONAL))
 			continue;
 		if (r < 0)
-			die(cfg, i, r);
+			sb_die(cfg, i, r);
 	}
-	die(cfg, cfg->nsteps, -EINVAL); // the last step must be an exec
+	sb_die(cfg, cfg->nsteps, -EINVAL); // the last step must be an exec
 }
 
 void sb_child(struct sb_config *cfg)
@@ -651,5 +368,5 @@ void sb_child(struct sb_config *cfg)
 	// our cgroup). EOF means it is gone.
 	if (SYS3(SYS_read, cfg->sync_fd, &b, 1) != 1)
 		SYS1(SYS_exit_group, 127);
-	run_steps(cfg, 0);
+	sb_run_steps(cfg, 0);
 }

@@ -138,6 +138,14 @@ long sb_mount(const char *source, const char *target, const char *fstype, unsign
 long sb_move_mount(int from, const char *target);
 long sb_chdir(const char *path);
 
+// Shared by launcher.c and init.c.
+void sb_die(struct sb_config *cfg, int step, long err) __attribute__((noreturn));
+void sb_run_steps(struct sb_config *cfg, int from) __attribute__((noreturn));
+void sb_start_init(struct sb_config *cfg, int i) __attribute__((noreturn));
+long sb_tracee(struct sb_config *cfg);
+long sb_exec_first(const uint64_t *cands, const char *const *argv, const char *const *envp);
+long sb_exec_static(const uint64_t *cands, const char *const *argv, const char *const *envp);
+
 // sb_page_size is the page size, found by the zygote when it starts.
 extern long sb_page_size;
 

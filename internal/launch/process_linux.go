@@ -1,0 +1,274 @@
+//go:build linux && cgo
+
+package launch
+
+/*
+#include "launcher.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// A started child: the reports it makes until the program runs, and what
+// the supervisor does with it after.
+
+// readStatus reads the child's reports until the program runs: its exec
+// closed the pipe (no init: running is false), or its init said it
+// started (running is true); or a step failed.
+func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err error) {
+	for {
+		var b [recordSize]byte
+		n, fd, err := readRecord(errp, b[:])
+		switch {
+		case err != nil:
+			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
+		case n == 0:
+			return false, nil // exec'd
+		case n != recordSize:
+			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
+		}
+		step := int(int32(binary.NativeEndian.Uint32(b[0:])))
+		code := int(int32(binary.NativeEndian.Uint32(b[4:])))
+		if fd >= 0 && step != C.SB_STARTED {
+			unix.Close(fd) // none other comes with an fd
+		}
+		switch step {
+		case C.SB_LISTENER:
+			fd, err := unix.PidfdGetfd(proc.PidFD, code, 0)
+			if err != nil {
+				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
+			}
+			// Non-blocking before it becomes a File: then the File
+			// is pollable, in Go's netpoller.
+			if err := unix.SetNonblock(fd, true); err != nil {
+				unix.Close(fd)
+				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
+			}
+			proc.Listener = os.NewFile(uintptr(fd), "seccomp-listener")
+			if _, err := unix.Write(sync, []byte{0}); err != nil {
+				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
+			}
+		case C.SB_TRACEE:
+			pid, err := proc.pidOf(code)
+			if err == nil {
+				err = seize(pid, spec.Trace)
+			}
+			if err != nil {
+				return false, &StepError{Desc: Desc{Stage: "trace", Op: "PTRACE_SEIZE"}, Err: err}
+			}
+			proc.Guest, proc.traced = pid, true
+			if _, err := unix.Write(sync, []byte{0}); err != nil {
+				return false, &StepError{Desc: Desc{Stage: "trace", Op: "resume the program"}, Err: err}
+			}
+		case C.SB_STARTED:
+			// A program that has ended already (and been reaped by
+			// its init) has no pid left to know, nor need of one.
+			if pid, err := pidOfPidfd(fd); err == nil {
+				proc.Guest = pid
+			} else if !proc.traced {
+				proc.Guest = 0
+			}
+			proc.guestFD = fd // kept, for Signal
+			return true, nil
+		default:
+			d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
+			if p := spec.Program; step >= 0 && step < len(p.descs) {
+				d = p.descs[step]
+			}
+			return false, &StepError{Desc: d, Err: unix.Errno(code)}
+		}
+	}
+}
+
+// pidOf returns the host pid of the process behind the pidfd that the
+// child holds as fd.
+func (proc *Process) pidOf(fd int) (int, error) {
+	pfd, err := unix.PidfdGetfd(proc.PidFD, fd, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(pfd)
+	return pidOfPidfd(pfd)
+}
+
+// pidOfPidfd returns the pid (in our pid namespace) of the process behind
+// pidfd, while it is not reaped.
+func pidOfPidfd(pfd int) (int, error) {
+	if pfd < 0 {
+		return 0, unix.EBADF
+	}
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pfd))
+	if err != nil {
+		return 0, err
+	}
+	_, rest, _ := strings.Cut(string(b), "\nPid:\t")
+	pid, err := strconv.Atoi(strings.Fields(rest + " x")[0])
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("no pid in the fdinfo of a pidfd: %q", b)
+	}
+	return pid, nil
+}
+
+// seize attaches to pid with ptrace options opts, from this thread.
+func seize(pid, opts int) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, uintptr(opts), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// kill ends the child and reaps it.
+func (p *Process) kill() {
+	if p.Listener != nil {
+		p.Listener.Close()
+	}
+	_ = unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
+	if p.traced && p.Guest != p.Pid {
+		// Ours to reap first: until then its init cannot end.
+		reapTracee(p.Guest)
+	}
+	reap(p.Pid)
+	unix.Close(p.PidFD)
+}
+
+// reapTracee waits for the traced pid (not our child) to end.
+func reapTracee(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// Abort kills the child, reaps it (and a traced program first), and
+// releases the Process: for a run given up after Start.
+func (p *Process) Abort() {
+	p.kill()
+	p.PidFD = -1
+	p.Release()
+}
+
+// Release closes the pidfd and the status pipe. Call it once nothing may
+// call Kill any more.
+func (p *Process) Release() {
+	if p.PidFD >= 0 {
+		unix.Close(p.PidFD)
+	}
+	if p.status >= 0 {
+		unix.Close(p.status)
+		p.status = -1
+	}
+	if p.guestFD >= 0 {
+		unix.Close(p.guestFD)
+		p.guestFD = -1
+	}
+}
+
+// Signal sends sig to the program: through its own pidfd when an init is
+// before it, else to the child, which is the program.
+func (p *Process) Signal(sig unix.Signal) error {
+	fd := p.guestFD
+	if fd < 0 {
+		fd = p.PidFD
+	}
+	return unix.PidfdSendSignal(fd, sig, nil, 0)
+}
+
+// Kill sends SIGKILL to the child. With a pid namespace, the kernel then
+// kills every process of the namespace.
+func (p *Process) Kill() error {
+	return unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
+}
+
+// Wait reaps the child and returns the program's wait status: with an
+// init, the one it reported (exit code or signal, and the core-dump
+// flag), or the init's own when it was killed before it could. The
+// rusage is the child's, which with an init counts every process it
+// reaped. The pidfd stays open (Kill after Wait is harmless) until
+// Release.
+func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
+	var ws unix.WaitStatus
+	var ru unix.Rusage
+	for {
+		_, err := unix.Wait4(p.Pid, &ws, 0, &ru)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, ru, fmt.Errorf("wait4 %d: %w", p.Pid, err)
+		}
+		break
+	}
+	if p.status >= 0 {
+		// The init is gone: its report, if any, is in the pipe.
+		var b [recordSize]byte
+		if n, _ := readFull(p.status, b[:]); n == recordSize && int32(binary.NativeEndian.Uint32(b[0:])) == C.SB_STATUS {
+			ws = unix.WaitStatus(binary.NativeEndian.Uint32(b[4:]))
+		}
+	}
+	return ws, ru, nil
+}
+
+// readRecord reads one record of the child's from the report socket, and
+// the fd that came with it, or -1.
+func readRecord(sock int, b []byte) (n, fd int, err error) {
+	fd = -1
+	oob := make([]byte, unix.CmsgSpace(4))
+	for n < len(b) {
+		m, oobn, _, _, err := unix.Recvmsg(sock, b[n:], oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, fd, err
+		}
+		if oobn > 0 {
+			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+				for _, msg := range msgs {
+					if fds, err := unix.ParseUnixRights(&msg); err == nil {
+						for _, f := range fds {
+							if fd < 0 {
+								fd = f
+							} else {
+								unix.Close(f)
+							}
+						}
+					}
+				}
+			}
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, fd, nil
+}
+
+func readFull(fd int, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Read(fd, b[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
