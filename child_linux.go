@@ -59,6 +59,17 @@ var lastCap = sync.OnceValue(func() int {
 	return 63 // the launcher skips the ones the kernel does not have
 })
 
+// userMaps are the id maps of the sandbox's user namespace: never host
+// root, the sandbox user maps to an unprivileged host id, so an escape
+// lands as nobody (or as the caller). Without a user namespace, the
+// sandbox user's ids are host ids, each mapped to itself.
+func (c *config) userMaps() ns.Maps {
+	if c.namespaces.Has(ns.User) {
+		return ns.MapsFor(c.root.UID, c.root.GID, os.Geteuid(), os.Getegid())
+	}
+	return ns.Maps{UID: ns.IDMap{Inside: c.root.UID, Outside: c.root.UID, Count: 1}, GID: ns.IDMap{Inside: c.root.GID, Outside: c.root.GID, Count: 1}}
+}
+
 // Securebits that make root inside the sandbox no more than any user:
 // executing a program grants no capabilities, a uid change never restores
 // any, and neither can be undone.
@@ -94,15 +105,12 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
 	userns := c.namespaces.Has(ns.User)
-	// Fresh namespaces: with its own pid namespace the program is its
-	// init, so every process it leaves dies with it and none of the host
-	// is visible to ptrace or kill (threats 7, 15, 16).
+	// Fresh namespaces: with its own pid namespace, under its init, every
+	// process the program leaves dies with it and none of the host is
+	// visible to ptrace or kill (threats 7, 15, 16).
 	spec := &launch.Spec{CloneFlags: c.namespaces.CloneFlags() &^ unix.CLONE_NEWCGROUP, Program: p}
-	var maps ns.Maps
+	maps := c.userMaps()
 	if userns {
-		// Never host root: the sandbox user maps to an unprivileged
-		// host id, so an escape lands as nobody (or as the caller).
-		maps = ns.MapsFor(uid, gid, os.Geteuid(), os.Getegid())
 		spec.UIDMap, spec.GIDMap, spec.DenySetgroups = maps.UID.String(), maps.GID.String(), maps.DenySetgroups
 	}
 

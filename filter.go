@@ -66,12 +66,20 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 // (filter.Guard): TIOCSTI and TIOCLINUX denied, and with noVsock (a
 // network of its own) AF_VSOCK sockets, which a network namespace does not
 // confine.
+// Made once per program and variant: compiled programs are shared.
 func (p *program) guarded(noVsock bool) *program {
-	g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags, warnings: p.warnings}
-	if p.notify != nil {
-		g.notify = filter.Guard(p.notify, noVsock, unix.SECCOMP_RET_USER_NOTIF)
+	i := 0
+	if noVsock {
+		i = 1
 	}
-	return g
+	p.guardOnce[i].Do(func() {
+		g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags, warnings: p.warnings}
+		if p.notify != nil {
+			g.notify = filter.Guard(p.notify, noVsock, unix.SECCOMP_RET_USER_NOTIF)
+		}
+		p.guard[i] = g
+	})
+	return p.guard[i]
 }
 
 // profileCache holds compiled custom profiles by the hash of their JSON.

@@ -561,3 +561,30 @@ func TestCPUsOutsideCaller(t *testing.T) {
 		t.Errorf("Run: %v, want a ConfigError naming 1000,1001", err)
 	}
 }
+
+// A launch too large for the zygote (a 70 MiB environment) is refused
+// with E2BIG, before anything is sent; the next run is unharmed.
+func TestHugeLaunchRefused(t *testing.T) {
+	cmd := sandbox.Command("/bin/true")
+	cmd.Env = []string{"BIG=" + strings.Repeat("x", 70<<20)}
+	if _, err := sandbox.Run(cmd); !errors.Is(err, syscall.E2BIG) {
+		t.Errorf("Run: %v, want E2BIG", err)
+	}
+	res, out := limited(t, nil, "true")
+	wantExit(t, res, out, 0)
+}
+
+// The default output bound counts only what reaches a writer that is not
+// a file: output discarded (a nil Stderr) does not end the program.
+func TestDefaultOutputLimitCountsOnlyWriters(t *testing.T) {
+	var out bytes.Buffer
+	cmd := sandbox.Command("/bin/sh", "-c", fmt.Sprintf("head -c %d /dev/zero >&2; echo done", sandbox.DefaultOutputLimit+(1<<20)))
+	cmd.Stdout = &out
+	res, err := sandbox.Run(cmd, sandbox.WithTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sandbox.Exited || out.String() != "done\n" {
+		t.Errorf("status %v, output %q; want exited, with stderr discarded uncounted", res.Status, out.String())
+	}
+}

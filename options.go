@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/gosandbox/sandbox/ns"
@@ -56,6 +57,11 @@ type program struct {
 	bpf, notify []byte
 	flags       uint32
 	warnings    []string // what of the profile was not applied
+
+	// The guarded variants (guarded), made once: with and without
+	// AF_VSOCK denied.
+	guardOnce [2]sync.Once
+	guard     [2]*program
 }
 
 var unconfinedPolicy = &policy{mode: Unconfined}

@@ -170,12 +170,8 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 
 	// The read-write binds, idmapped to the caller where they can be
 	// (as root): captured here, in the initial user namespace.
-	hostUID, hostGID := c.root.UID, c.root.GID
-	if c.namespaces.Has(ns.User) {
-		m := ns.MapsFor(c.root.UID, c.root.GID, os.Geteuid(), os.Getegid())
-		hostUID, hostGID = m.UID.Outside, m.GID.Outside
-	}
-	trees, err := c.idmapped(res, hostUID, hostGID)
+	maps := c.userMaps()
+	trees, err := c.idmapped(res, maps.UID.Outside, maps.GID.Outside)
 	if err != nil {
 		return nil, err
 	}
@@ -230,8 +226,7 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 		})
 		if err != nil {
 			// Unanswered, the program's denied calls would block
-			// for ever.
-			proc.Listener.Close()
+			// for ever. (Abort closes the listener.)
 			proc.Abort()
 			return nil, &SetupError{Stage: "seccomp", Op: "start the notifier", Err: err}
 		}
@@ -274,9 +269,9 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 		// cgroup knows them all.
 		_ = grp.Kill()
 	} else {
-		// rusage's ru_maxrss would be no measure: until execve the
-		// launcher runs in the caller's address space (CLONE_VM), and
-		// the kernel counts that mm's peak in it.
+		// Without a cgroup: the init's rusage, which counts every
+		// process it reaped. Its ru_maxrss is the largest process's,
+		// not the sandbox's, so PeakMemory stays 0.
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	st.wait()

@@ -28,12 +28,13 @@ type stdio struct {
 
 // newStdio sets up the program's stdio. With an output limit, stdout and
 // stderr always go through pipes and collectors that share the limit, and
-// exceeded is called once when it is passed. Without one, a writer that is
-// not a file gets DefaultOutputLimit. direct passes every *os.File as it
-// is (WithDirectFiles).
+// exceeded is called once when it is passed. Without one, the writers
+// that are not files share DefaultOutputLimit, and nothing else counts
+// toward it. direct passes every *os.File as it is (WithDirectFiles).
 func newStdio(cmd *Cmd, limit int64, direct bool, exceeded func()) (*stdio, error) {
 	s := &stdio{}
-	if limit == 0 && (isWriter(cmd.Stdout) || isWriter(cmd.Stderr)) {
+	collectAll := limit > 0 // the caller's limit counts every byte
+	if !collectAll && (isWriter(cmd.Stdout) || isWriter(cmd.Stderr)) {
 		// A bytes.Buffer grows with the output: not without bound.
 		limit = DefaultOutputLimit
 	}
@@ -59,39 +60,30 @@ func newStdio(cmd *Cmd, limit int64, direct bool, exceeded func()) (*stdio, erro
 		return nil, err
 	}
 
-	switch r := cmd.Stdin.(type) {
-	case nil:
+	if f, ok := cmd.Stdin.(*os.File); ok && passable(f) {
+		s.keep = append(s.keep, f)
+		add(f)
+	} else if cmd.Stdin == nil {
 		f, err := null()
 		if err != nil {
 			return fail(err)
 		}
 		add(f)
-	case *os.File:
-		if !passable(r) {
-			// A regular file, a socket: fed through a pipe.
-			if err := s.feed(r, add); err != nil {
-				return fail(err)
-			}
-			break
-		}
-		s.keep = append(s.keep, r)
-		add(r)
-	default:
-		if err := s.feed(r, add); err != nil {
-			return fail(err)
-		}
+	} else if err := s.feed(cmd.Stdin, add); err != nil {
+		// Any other reader, a regular file or a socket among them.
+		return fail(err)
 	}
 	var shared *os.File
 	for _, w := range []io.Writer{cmd.Stdout, cmd.Stderr} {
 		f, isFile := w.(*os.File)
 		switch {
-		case w == nil && s.cap == nil:
+		case w == nil && !collectAll:
 			f, err := null()
 			if err != nil {
 				return fail(err)
 			}
 			add(f)
-		case isFile && s.cap == nil && passable(f):
+		case isFile && !collectAll && passable(f):
 			s.keep = append(s.keep, f)
 			add(f)
 		case shared != nil && sameWriter(cmd.Stdout, cmd.Stderr):

@@ -178,7 +178,9 @@ func (s *Spec) Plan() []Step {
 		stage := "mount " + m.Target
 		switch m.Kind {
 		case Bind:
-			fi, _ := os.Stat(m.Source)
+			// Not followed (Validate refused a link; one swapped in
+			// since fails at the capture, which does not follow it).
+			fi, _ := os.Lstat(m.Source)
 			p.mkdirAll(stage, path.Dir(m.Target), 0o755)
 			if fi != nil && !fi.IsDir() {
 				p.add(Step{Op: OpCreate, Target: m.Target, Mode: 0o644, Stage: stage})

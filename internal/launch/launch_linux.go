@@ -97,6 +97,10 @@ const (
 	offSlots   = int(unsafe.Offsetof(cfg.slots))
 )
 
+// maxBlock is the largest launch the zygote takes (zygote.c): a larger
+// one is refused here, with the reason, rather than sent.
+const maxBlock = 48 << 20
+
 // Spec is one launch.
 type Spec struct {
 	// CloneFlags are the CLONE_NEW* flags of the child.
@@ -183,6 +187,10 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 		}
 		return i
 	})
+	if len(blk) > maxBlock {
+		closeAll(sync[0], sync[1], errp[0], errp[1])
+		return nil, &StepError{Desc: Desc{Stage: "launch", Op: "send the steps"}, Err: fmt.Errorf("%w: %d bytes of arguments, environment and filter, more than %d", unix.E2BIG, len(blk), maxBlock)}
+	}
 	cgroup := -1
 	if spec.Cgroup != nil {
 		cgroup = len(fds)
