@@ -313,3 +313,43 @@ func TestSupervisorDeathHelper(t *testing.T) {
 	}
 	Start(context.Background(), spec)
 }
+
+// A zygote that died is replaced at the next launch: the request fails
+// while it is sent, before any fork, so it is sent again to a new one.
+func TestZygoteRestart(t *testing.T) {
+	p := &Program{}
+	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
+	p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
+	startTrue := func() {
+		t.Helper()
+		proc, err := Start(context.Background(), userSpec(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ws, _, err := proc.Wait(); err != nil || ws.ExitStatus() != 0 {
+			t.Fatalf("wait: %v %v", ws, err)
+		}
+		proc.Release()
+	}
+	startTrue()
+	// The zygote: our child whose command line says so.
+	killed := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if f := strings.Fields(string(stat)); len(f) > 3 && f[3] == strconv.Itoa(os.Getpid()) && strings.HasPrefix(string(cmdline), "gosandbox-zygote") {
+			unix.Kill(pid, unix.SIGKILL)
+			killed++
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("found %d zygotes of this process", killed)
+	}
+	time.Sleep(50 * time.Millisecond) // gone, and its socket closed
+	startTrue()
+}

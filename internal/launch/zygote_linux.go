@@ -46,17 +46,28 @@ func (z *zygote) spawn(flags uint64, blk []byte, relocs []uint32, cgroup int, fd
 				return 0, false, err
 			}
 		}
-		pid, inCgroup, err = z.request(flags, blk, relocs, cgroup, fds)
-		if err == nil || try == 1 {
-			return pid, inCgroup, err
+		var sent bool
+		pid, inCgroup, sent, err = z.request(flags, blk, relocs, cgroup, fds)
+		if err == nil {
+			return pid, inCgroup, nil
 		}
-		// Gone, or out of step: once more with a new one.
+		// This zygote is gone, or out of step: the next request starts
+		// another.
 		unix.Close(z.sock)
 		z.sock = -1
+		// Once more, but only if it cannot have forked a child for
+		// this request (it forks once it has the whole of it): a
+		// second child would share the first's pipes, and either
+		// could take the release meant for the other.
+		if sent || try == 1 {
+			return 0, false, err
+		}
 	}
 }
 
-func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, fds []int) (int, bool, error) {
+// request sends one request and reads the answer; sent says the whole
+// request went out, so the zygote may have forked for it.
+func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, fds []int) (pid int, inCgroup, sent bool, err error) {
 	hdr := make([]byte, unsafe.Sizeof(req))
 	ne := binary.NativeEndian
 	ne.PutUint64(hdr[unsafe.Offsetof(req.clone_flags):], flags)
@@ -69,7 +80,7 @@ func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, 
 	}
 	body = append(body, blk...)
 	if err := unix.Sendmsg(z.sock, hdr, unix.UnixRights(fds...), nil, 0); err != nil {
-		return 0, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
+		return 0, false, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
 	}
 	for len(body) > 0 {
 		n, err := unix.Write(z.sock, body)
@@ -77,19 +88,19 @@ func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, 
 			continue
 		}
 		if err != nil {
-			return 0, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
+			return 0, false, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
 		}
 		body = body[n:]
 	}
 	rep := make([]byte, unsafe.Sizeof(repl))
 	if n, err := readFull(z.sock, rep); err != nil || n != len(rep) {
-		return 0, false, fmt.Errorf("%w: no answer (%d bytes): %v", ErrZygote, n, err)
+		return 0, false, true, fmt.Errorf("%w: no answer (%d bytes): %v", ErrZygote, n, err)
 	}
-	pid := int(int64(ne.Uint64(rep[unsafe.Offsetof(repl.pid):])))
+	pid = int(int64(ne.Uint64(rep[unsafe.Offsetof(repl.pid):])))
 	if pid == -int(unix.EPROTO) {
-		return 0, false, fmt.Errorf("%w: out of step", ErrZygote)
+		return 0, false, true, fmt.Errorf("%w: out of step", ErrZygote)
 	}
-	return pid, ne.Uint32(rep[unsafe.Offsetof(repl.in_cgroup):]) != 0, nil
+	return pid, ne.Uint32(rep[unsafe.Offsetof(repl.in_cgroup):]) != 0, true, nil
 }
 
 // start starts a zygote: this executable again, which the constructor in
