@@ -132,8 +132,9 @@ func (s *stdio) feed(r io.Reader, add func(*os.File)) error {
 // goroutine of the run outlives Run: a write to the closed pipe fails, and
 // a Read that blocks is cut short where the reader has a read deadline
 // (os.File, net.Conn), then the deadline is cleared again, leaving the
-// reader as it was. A reader with no deadline keeps its goroutine until
-// its Read returns.
+// reader as it was. A reader with no deadline (or one that ignores it,
+// waited for a second at most) keeps its goroutine until its Read
+// returns.
 func (s *stdio) stopStdin() {
 	if s.stdinDone == nil {
 		return
@@ -143,8 +144,12 @@ func (s *stdio) stopStdin() {
 	if !ok || d.SetReadDeadline(time.Now()) != nil {
 		return
 	}
-	<-s.stdinDone
-	_ = d.SetReadDeadline(time.Time{})
+	// Bounded: a reader that ignores its deadline must not hold Run.
+	select {
+	case <-s.stdinDone:
+		_ = d.SetReadDeadline(time.Time{})
+	case <-time.After(time.Second):
+	}
 }
 
 // passAsIs says whether f may be the program's own: a pipe or a character
