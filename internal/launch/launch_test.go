@@ -353,3 +353,40 @@ func TestZygoteRestart(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // gone, and its socket closed
 	startTrue()
 }
+
+// The filter's flags reach seccomp(2): a bit the kernel does not know
+// (and the launcher does not drop as optional) fails the step with EINVAL.
+func TestSeccompFlagsReachKernel(t *testing.T) {
+	allow, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b []byte
+	for _, in := range allow {
+		b = binary.NativeEndian.AppendUint16(b, in.Op)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	for _, tt := range []struct {
+		flags uint32
+		want  error
+	}{{1 << 2, nil}, {1 << 30, unix.EINVAL}} { // SPEC_ALLOW; unknown
+		p := &Program{}
+		p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
+		p.NoNewPrivs(Desc{Stage: "credentials"})
+		p.Seccomp(Desc{Stage: "seccomp"}, b, false, tt.flags)
+		p.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
+		proc, err := Start(context.Background(), userSpec(p))
+		if tt.want == nil {
+			if err != nil {
+				t.Fatalf("flags %#x: %v", tt.flags, err)
+			}
+			proc.Wait()
+			proc.Release()
+			continue
+		}
+		if !errors.Is(err, tt.want) {
+			t.Errorf("flags %#x: %v, want %v", tt.flags, err, tt.want)
+		}
+	}
+}
