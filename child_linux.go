@@ -228,6 +228,10 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		// the program, never the setup. Its errno returns notify the
 		// supervisor, which answers with the same errno.
 		p.Seccomp(d("seccomp", "install filter", ""), prog.notify, true, prog.flags)
+	case prog != nil && prog.agent != "":
+		// The listener goes to the profile's agent (sendToAgent),
+		// which answers its SCMP_ACT_NOTIFY calls.
+		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, true, prog.flags)
 	case prog != nil && c.learn != nil:
 		// Learning: the filter's traps stop the program for its
 		// tracer, which records each call (traceLearn).

@@ -53,13 +53,59 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 		return nil, &ConfigError{Input: input, Err: err}
 	}
 	if len(denied) > 0 {
-		return nil, &ConfigError{Input: input, Err: fmt.Errorf("%w: the profile denies what the launch needs: %s", filter.ErrProfile, strings.Join(denied, ", "))}
+		e := &LaunchDeniedError{}
+		for _, d := range denied {
+			e.Calls = append(e.Calls, Violation{Syscall: d.Name, Number: int(d.Nr), Arch: abiNative(), Action: actionOf(d.Ret), Source: SourceProfile})
+		}
+		return nil, &ConfigError{Input: input, Err: fmt.Errorf("%w: %w", filter.ErrProfile, e)}
 	}
-	p := &program{bpf: f.BPF, notify: f.Notify, flags: f.Flags}
+	p := &program{bpf: f.BPF, notify: f.Notify, flags: f.Flags, threadKills: f.ThreadKills, agent: f.ListenerPath, agentMetadata: f.ListenerMetadata}
 	for _, s := range f.Skipped {
 		p.warnings = append(p.warnings, input+": "+s)
 	}
 	return p, nil
+}
+
+// LaunchDeniedError is a profile that denies a call that the launch itself
+// makes once the filter is in: execve, and write and exit_group (with which
+// a failed exec is reported). Under such a profile the launcher would be
+// denied or killed before the program's first instruction, and could not
+// say why; so nothing is started. It comes wrapped in a ConfigError.
+type LaunchDeniedError struct {
+	// Calls are the calls denied, each with what the profile does to
+	// it, as a Violation would report it (Source SourceProfile).
+	Calls []Violation
+}
+
+// Error names the calls: "the profile denies what the launch needs:
+// execve (59, kill_thread), ...".
+func (e *LaunchDeniedError) Error() string {
+	var b strings.Builder
+	b.WriteString("the profile denies what the launch needs: ")
+	for i, c := range e.Calls {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%d, %s)", c.Syscall, c.Number, c.Action)
+	}
+	return b.String()
+}
+
+// actionOf names the action of a SECCOMP_RET_* verdict.
+func actionOf(ret uint32) ViolationAction {
+	switch ret & 0xffff0000 {
+	case unix.SECCOMP_RET_ERRNO:
+		return ActionErrno
+	case unix.SECCOMP_RET_KILL_PROCESS:
+		return ActionKill
+	case unix.SECCOMP_RET_KILL_THREAD:
+		return ActionKillThread
+	case unix.SECCOMP_RET_TRAP:
+		return ActionTrap
+	case unix.SECCOMP_RET_TRACE:
+		return ActionTrace
+	}
+	return ActionNotify // SECCOMP_RET_USER_NOTIF: nothing else denies
 }
 
 // guarded is p behind the sandbox's own additions to every filter
@@ -73,7 +119,8 @@ func (p *program) guarded(noVsock bool) *program {
 		i = 1
 	}
 	p.guardOnce[i].Do(func() {
-		g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags, warnings: p.warnings}
+		g := &program{bpf: filter.Guard(p.bpf, noVsock, 0), flags: p.flags, warnings: p.warnings,
+			threadKills: p.threadKills, agent: p.agent, agentMetadata: p.agentMetadata}
 		if p.notify != nil {
 			g.notify = filter.Guard(p.notify, noVsock, unix.SECCOMP_RET_USER_NOTIF)
 		}
@@ -126,4 +173,10 @@ func compileProfile(json []byte) (*filter.Filter, error) {
 		return nil, fmt.Errorf("%w: no defaultAction and no syscalls", filter.ErrProfile)
 	}
 	return filter.Compile(p)
+}
+
+// abiNative is the name of the native ABI, as a Violation's Arch.
+func abiNative() string {
+	_, abi := filter.SyscallName(auditArchNative, 0)
+	return abi
 }

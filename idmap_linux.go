@@ -35,18 +35,19 @@ func (c *config) idmapped(res *Result, hostUID, hostGID uint32) (map[string]*os.
 			continue
 		}
 		f, err := idmapTree(m.Source, idmapKey{0, 0, hostUID, hostGID})
-		mech := "idmapped mount"
+		e := Enforcement{Limit: "owner " + m.Target, Mechanism: MechanismIdmap}
 		if err != nil {
 			// Not for this filesystem: the files the program makes
 			// belong to the sandbox user's host id.
-			mech = fmt.Sprintf("sandbox user (host %d:%d; no idmapped mount: %v)", hostUID, hostGID, err)
+			e.Mechanism = MechanismSandboxUser
+			e.Detail = fmt.Sprintf("host %d:%d; no idmapped mount: %v", hostUID, hostGID, err)
 		} else {
 			if out == nil {
 				out = map[string]*os.File{}
 			}
 			out[m.Target] = f
 		}
-		res.Enforced = append(res.Enforced, Enforcement{Limit: "owner " + m.Target, Mechanism: mech})
+		res.Enforced = append(res.Enforced, e)
 	}
 	return out, nil
 }

@@ -69,8 +69,7 @@ var scmpArches = map[string]string{"x86_64": "SCMP_ARCH_X86_64", "x86": "SCMP_AR
 func (l *learned) profile() ([]byte, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, nativeABI := filter.SyscallName(auditArchNative, 0)
-	arches := []string{scmpArches[nativeABI]}
+	arches := []string{scmpArches[abiNative()]}
 	// What exec needs: execve and exit_group, which the learning filter
 	// lets through unrecorded, and the calls with which the launcher
 	// hands the supervisor the listener of a profile's filter, so that

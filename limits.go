@@ -29,13 +29,29 @@ func (l *limits) needCgroup() bool {
 // Enforcement says what enforced one limit of a run.
 type Enforcement struct {
 	// Limit is the limit: "timeout", "cpu-time", "memory", "pids",
-	// "output", "file-size", "open-files", "cpus".
+	// "output", "file-size", "open-files", "cpus", or "owner DST" for
+	// the owner of the files the program makes in a read-write bind at
+	// DST.
 	Limit string
-	// Mechanism is what enforced it: "cgroup v1", "cgroup v2", "rlimit",
-	// "supervisor" (a timer or the output collectors), or "none" when
-	// WithBestEffort let a run go on without it.
-	Mechanism string
+	// Mechanism is what enforced it.
+	Mechanism Mechanism
+	// Detail says why a weaker mechanism stood in, or "".
+	Detail string
 }
+
+// Mechanism is what enforced a limit. Its values are the CLI's names.
+type Mechanism string
+
+// The mechanisms.
+const (
+	MechanismCgroupV1    Mechanism = "cgroup v1"
+	MechanismCgroupV2    Mechanism = "cgroup v2"
+	MechanismRlimit      Mechanism = "rlimit"
+	MechanismSupervisor  Mechanism = "supervisor" // a timer or the output collectors
+	MechanismNone        Mechanism = "none"       // WithBestEffort let the run go on without it
+	MechanismIdmap       Mechanism = "idmapped mount"
+	MechanismSandboxUser Mechanism = "sandbox user" // files belong to the sandbox user's host id
+)
 
 // WithTimeout limits the wall-clock time of the run (default: none; a
 // context deadline counts too). The supervisor's timer kills the whole

@@ -57,6 +57,10 @@ type program struct {
 	bpf, notify []byte
 	flags       uint32
 	warnings    []string // what of the profile was not applied
+	threadKills bool     // some verdict is KILL_THREAD, which the kernel carries out
+	// agent is the profile's listenerPath and listenerMetadata: the
+	// listener of bpf goes there. "" : none.
+	agent, agentMetadata string
 
 	// The guarded variants (guarded), made once: with and without
 	// AF_VSOCK denied.
@@ -156,7 +160,10 @@ func WithoutSeccomp() Option { return withPolicy("WithoutSeccomp", unconfinedPol
 // WithProfile runs the program under a Docker-format JSON seccomp profile:
 // the legacy "name" form or "names", args, errnoRet, defaultErrnoRet,
 // includes and excludes (resolved for no capabilities, this architecture and
-// kernel). SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD kill the whole process.
+// kernel), flags, listenerPath. The actions mean what the runtime-spec
+// says (the README has the table): SCMP_ACT_KILL and SCMP_ACT_KILL_THREAD
+// kill the calling thread, SCMP_ACT_KILL_PROCESS the process, and
+// SCMP_ACT_NOTIFY hands the filter's listener to the agent at listenerPath.
 // Calls it denies with an errno are reported in Result.Violations when the
 // profile allows read, write and execve (with which the launcher hands the
 // supervisor its listener), as Docker's and learned profiles do.

@@ -56,19 +56,19 @@ var hierarchy = sync.OnceValues(func() (*cgroup.Hierarchy, error) {
 func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	l := &c.lim
 	var rl []rlimit
-	enforce := func(limit, mechanism string) {
+	enforce := func(limit string, mechanism Mechanism) {
 		res.Enforced = append(res.Enforced, Enforcement{Limit: limit, Mechanism: mechanism})
 	}
 	if l.timeout > 0 {
-		enforce("timeout", "supervisor")
+		enforce("timeout", MechanismSupervisor)
 	}
 	if l.output > 0 {
-		enforce("output", "supervisor")
+		enforce("output", MechanismSupervisor)
 	}
 	byRlimit := func(limit string, resource int, v int64) {
 		if v > 0 {
 			rl = append(rl, rlimit{resource, uint64(v), uint64(v)})
-			enforce(limit, "rlimit")
+			enforce(limit, MechanismRlimit)
 		}
 	}
 	// No core dumps unless the program raises the limit itself (up to
@@ -105,11 +105,14 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 		byRlimit("pids", unix.RLIMIT_NPROC, l.pids)
 		byRlimit("cpu-time", unix.RLIMIT_CPU, int64((l.cpuTime+time.Second-1)/time.Second))
 		if l.cpus != "" {
-			enforce("cpus", "none")
+			enforce("cpus", MechanismNone)
 		}
 		return nil, rl, nil
 	}
-	mech := grp.Version().String()
+	mech := MechanismCgroupV1
+	if grp.Version() == cgroup.V2 {
+		mech = MechanismCgroupV2
+	}
 	for _, on := range []struct {
 		set  bool
 		name string

@@ -27,10 +27,10 @@ type resultJSON struct {
 }
 
 type violationJSON struct {
-	Syscall string `json:"syscall"`
-	Number  int    `json:"number"`
-	Arch    string `json:"arch"`
-	Action  string `json:"action"`
+	Syscall string          `json:"syscall"`
+	Number  int             `json:"number"`
+	Arch    string          `json:"arch"`
+	Action  ViolationAction `json:"action"`
 }
 
 // MarshalJSON writes the Result with the CLI's field names (snake case,

@@ -195,6 +195,15 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
+	// Without a listener the kernel carries out every kill of the
+	// filter, and with one its thread kills (no one can kill one thread
+	// of another process): SIGSYS, named by the audit records where
+	// they can be read (root). Their reader starts before the program.
+	kernelKills := prog != nil && (prog.notify == nil || prog.threadKills)
+	var auditor *auditLog
+	if kernelKills {
+		auditor = audit()
+	}
 	start := time.Now()
 	proc, err := launch.Start(ctx, spec)
 	st.closeChildEnds()
@@ -208,16 +217,25 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 	}
 	k.proc = proc
 	var viol violations
-	var auditor *auditLog
-	// With a listener the supervisor answers the filter's denials and
-	// kills itself; without, the kernel kills (SIGSYS), and the audit
-	// records name the call where they can be read (root).
-	kernelKills := prog != nil && proc.Listener == nil
-	if kernelKills {
-		auditor = audit()
+	// The run's pid namespace tells its audit records from others'.
+	var pidns uint64
+	if kernelKills && c.namespaces.Has(ns.PID) {
+		pidns = nsInode(proc.Guest, "pid")
 	}
 	stopNotifier := func() {}
-	if proc.Listener != nil {
+	switch {
+	case proc.Listener != nil && prog.agent != "":
+		// The runtime-spec's seccomp agent: it gets the listener and
+		// the state, and answers the profile's SCMP_ACT_NOTIFY calls.
+		err := sendToAgent(prog.agent, prog.agentMetadata, proc.Guest, proc.Listener)
+		proc.Listener.Close()
+		if err != nil {
+			// Unanswered, the program's NOTIFY calls would wait for
+			// ever.
+			proc.Abort()
+			return nil, &SetupError{Stage: "seccomp", Op: "send the listener to the agent", Path: prog.agent, Err: err}
+		}
+	case proc.Listener != nil:
 		mainPid := proc.Guest
 		n, err := startNotifier(proc.Listener, prog.bpf, &viol, func(pid int) {
 			if pid == mainPid {
@@ -285,11 +303,13 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 	cpuByRlimit := grp == nil && c.lim.cpuTime > 0
 	res.verdict(ws, k, kernelKills, strictCall >= 0, cpuByRlimit, c.lim.cpuTime)
 	switch {
-	case res.Status != SeccompKilled:
-	case strictCall >= 0:
+	case strictCall >= 0 && res.Status == SeccompKilled:
 		viol.add(strictViolation(strictCall))
 	case kernelKills:
-		viol.add(killViolation(auditor, proc.Guest))
+		died := res.Status == SeccompKilled && !k.seccomp
+		for _, v := range kernelKillViolations(auditor, proc.Guest, pidns, died) {
+			viol.add(v)
+		}
 	}
 	res.Violations, res.ViolationCount = viol.list, viol.count
 	return res, nil

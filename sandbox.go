@@ -227,16 +227,55 @@ type Violation struct {
 	Number int
 	// Arch is the ABI of the call ("x86_64", "x86", "x32", ...).
 	Arch string
-	// Action is what the policy did: "errno" or "kill".
-	Action string
+	// Action is what the policy did.
+	Action ViolationAction
 	// Args are the call's six arguments, where the source has them.
 	Args [6]uint64
-	// Source is how the supervisor learned of the call:
-	// "user-notification" (the filter's errno calls, as they happen),
-	// "audit" (the kernel's audit record of a kill, as root), "ptrace"
-	// (strict mode's exit stop), or "none" (a kill nobody could name).
-	Source string
+	// Source is how the supervisor learned of the call.
+	Source ViolationSource
 }
+
+// ViolationAction is what the policy did to a denied call. Its values are
+// the CLI's JSON names.
+type ViolationAction string
+
+// The actions a Violation reports.
+const (
+	// ActionErrno: the call failed with the profile's errno.
+	ActionErrno ViolationAction = "errno"
+	// ActionKill: the calling process was killed (SCMP_ACT_KILL_PROCESS,
+	// the kill variant of Docker's profile, strict mode).
+	ActionKill ViolationAction = "kill"
+	// ActionKillThread: the calling thread was killed (SCMP_ACT_KILL,
+	// SCMP_ACT_KILL_THREAD); the process may have gone on.
+	ActionKillThread ViolationAction = "kill_thread"
+	// ActionTrap, ActionTrace and ActionNotify: SCMP_ACT_TRAP,
+	// SCMP_ACT_TRACE and SCMP_ACT_NOTIFY, as a LaunchDeniedError names
+	// them (a Result reports none of these).
+	ActionTrap   ViolationAction = "trap"
+	ActionTrace  ViolationAction = "trace"
+	ActionNotify ViolationAction = "notify"
+)
+
+// ViolationSource is how the supervisor learned of a denied call.
+type ViolationSource string
+
+// The sources of a Violation.
+const (
+	// SourceNotification: the filter's user notification, as the call
+	// happened (errno actions and process kills).
+	SourceNotification ViolationSource = "user-notification"
+	// SourceAudit: the kernel's audit record of a kill the kernel
+	// carried out (thread kills; readable as root only).
+	SourceAudit ViolationSource = "audit"
+	// SourcePtrace: strict mode's tracer.
+	SourcePtrace ViolationSource = "ptrace"
+	// SourceNone: a kill that nothing could name (Syscall "unknown").
+	SourceNone ViolationSource = "none"
+	// SourceProfile: read from the profile before the launch, in a
+	// LaunchDeniedError.
+	SourceProfile ViolationSource = "profile"
+)
 
 // Result is how a sandboxed program ended.
 //

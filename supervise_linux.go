@@ -24,7 +24,7 @@ func strictViolation(nr int) Violation {
 	if name == "" {
 		name = "unknown"
 	}
-	return Violation{Syscall: name, Number: nr, Arch: abi, Action: "kill", Source: "ptrace"}
+	return Violation{Syscall: name, Number: nr, Arch: abi, Action: ActionKill, Source: SourcePtrace}
 }
 
 // verdict sets Status, ExitCode and Signal from the wait status and what

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -124,11 +125,11 @@ func (n *notifier) loop() {
 		if name == "" {
 			name = "unknown"
 		}
-		v := Violation{Syscall: name, Number: int(req.nr()), Arch: abi, Action: "errno", Args: req.args(), Source: "user-notification"}
+		v := Violation{Syscall: name, Number: int(req.nr()), Arch: abi, Action: ActionErrno, Args: req.args(), Source: SourceNotification}
 		if err == nil && filter.IsKill(ret) {
 			// Named first, then killed: the caller waits,
 			// killably, for an answer it never gets.
-			v.Action = "kill"
+			v.Action = ActionKill
 			n.out.add(v)
 			_ = rc.Control(func(fd uintptr) {
 				if pid, ok := killCaller(int(fd), &req); ok {
@@ -186,19 +187,24 @@ func (n *notifier) stop() {
 
 // auditLog follows the kernel's seccomp audit records (type 1326) through
 // the audit netlink multicast group, which needs CAP_AUDIT_READ (root). It
-// is how a call that a kill action ended is named: the dead process's
+// is how a kill the kernel carried out is named: a thread kill (which the
+// notifier cannot carry out: no one can kill a single thread of another
+// process), or any kill where there is no notifier. The dead process's
 // /proc/PID/syscall says nothing, and /dev/kmsg gets the records only
 // through printk's rate limit (10 per 5 s). One goroutine serves the
 // process.
 type auditLog struct {
 	mu   sync.Mutex
-	recs map[int]auditRec // by host pid
+	recs []auditRec
 }
 
 type auditRec struct {
-	arch uint32
-	nr   int
-	at   time.Time
+	pid   int    // host pid (thread group) of the caller
+	pidns uint64 // the inode of its pid namespace, or 0 if it was gone
+	arch  uint32
+	nr    int
+	code  uint32 // the filter's SECCOMP_RET_* verdict
+	at    time.Time
 }
 
 var audit = sync.OnceValue(func() *auditLog {
@@ -211,7 +217,7 @@ var audit = sync.OnceValue(func() *auditLog {
 		return nil
 	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
-	a := &auditLog{recs: map[int]auditRec{}}
+	a := &auditLog{}
 	go a.loop(fd)
 	return a
 })
@@ -243,38 +249,64 @@ func (a *auditLog) loop(fd int) {
 	}
 }
 
-// record keeps a record "... pid=N ... arch=c000003e syscall=N ...".
+// record keeps a record "... pid=N ... arch=c000003e syscall=N ...
+// code=0x0" of a kill (other actions the kernel logs, such as
+// SCMP_ACT_LOG's, are not violations).
 func (a *auditLog) record(msg []byte) {
 	pid, ok1 := auditField(msg, "pid=", 10)
 	arch, ok2 := auditField(msg, "arch=", 16)
 	nr, ok3 := auditField(msg, "syscall=", 10)
-	if !ok1 || !ok2 || !ok3 {
+	code, ok4 := auditField(msg, "code=0x", 16)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !filter.IsKill(uint32(code)) {
 		return
 	}
+	// The namespace is read now, while a process that lost one thread
+	// still lives: it tells which run the record belongs to.
+	pidns := nsInode(int(pid), "pid")
 	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for p, r := range a.recs {
-		if now.Sub(r.at) > 30*time.Second {
-			delete(a.recs, p)
-		}
-	}
-	a.recs[int(pid)] = auditRec{uint32(arch), int(nr), now}
+	a.recs = slices.DeleteFunc(a.recs, func(r auditRec) bool { return now.Sub(r.at) > 30*time.Second })
+	a.recs = append(a.recs, auditRec{int(pid), pidns, uint32(arch), int(nr), uint32(code), now})
 }
 
-// lookup waits up to wait for the record of pid's seccomp kill.
-func (a *auditLog) lookup(pid int, wait time.Duration) (auditRec, bool) {
+// take removes and returns the records of a run: those of pid, and with
+// pidns not 0, those of every process in that pid namespace. With died, a
+// kill ended pid: it waits up to a second for pid's record (the kernel's
+// audit thread delivers it, later under load); otherwise it
+// gives the kernel's audit thread 20 ms to deliver the records of calls
+// that a kill ended in threads that the program outlived.
+func (a *auditLog) take(pid int, pidns uint64, died bool) []auditRec {
+	wait := 20 * time.Millisecond
+	if died {
+		wait = time.Second
+	}
 	deadline := time.Now().Add(wait)
+	var out []auditRec
 	for {
 		a.mu.Lock()
-		r, ok := a.recs[pid]
-		delete(a.recs, pid)
+		a.recs = slices.DeleteFunc(a.recs, func(r auditRec) bool {
+			mine := r.pid == pid || (pidns != 0 && r.pidns == pidns)
+			if mine {
+				out = append(out, r)
+			}
+			return mine
+		})
 		a.mu.Unlock()
-		if ok || time.Now().After(deadline) {
-			return r, ok
+		if time.Now().After(deadline) || (died && slices.ContainsFunc(out, func(r auditRec) bool { return r.pid == pid })) {
+			return out
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// nsInode returns the inode of pid's namespace of the kind, or 0.
+func nsInode(pid int, kind string) uint64 {
+	var st unix.Stat_t
+	if unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/"+kind, &st) != nil {
+		return 0
+	}
+	return st.Ino
 }
 
 // auditField parses the number after " key" in an audit record.
@@ -291,19 +323,31 @@ func auditField(rec []byte, key string, base int) (uint64, bool) {
 	return n, err == nil
 }
 
-// killViolation names the call a filter's kill action ended pid in.
-func killViolation(a *auditLog, pid int) Violation {
-	v := Violation{Syscall: "unknown", Number: -1, Action: "kill", Source: "none"}
-	if a == nil {
-		return v
+// kernelKillViolations names the calls that the kernel's kill actions
+// ended in a run whose program is pid, in pid namespace pidns (0: none of
+// its own). died says the program itself died of one; if no record names
+// its call, the violation says "unknown".
+func kernelKillViolations(a *auditLog, pid int, pidns uint64, died bool) []Violation {
+	var recs []auditRec
+	if a != nil {
+		recs = a.take(pid, pidns, died)
 	}
-	r, ok := a.lookup(pid, 200*time.Millisecond)
-	if !ok {
-		return v
+	var out []Violation
+	named := false
+	for _, r := range recs {
+		name, abi := filter.SyscallName(r.arch, r.nr)
+		if name == "" {
+			name = "unknown"
+		}
+		act := ActionKill
+		if r.code&0xffff0000 == unix.SECCOMP_RET_KILL_THREAD {
+			act = ActionKillThread
+		}
+		named = named || r.pid == pid
+		out = append(out, Violation{Syscall: name, Number: r.nr, Arch: abi, Action: act, Source: SourceAudit})
 	}
-	name, abi := filter.SyscallName(r.arch, r.nr)
-	if name == "" {
-		name = "unknown"
+	if died && !named {
+		out = append(out, Violation{Syscall: "unknown", Number: -1, Action: ActionKill, Source: SourceNone})
 	}
-	return Violation{Syscall: name, Number: r.nr, Arch: abi, Action: "kill", Source: "audit"}
+	return out
 }

@@ -20,7 +20,7 @@ type seen struct {
 func violationsOf(res *sandbox.Result) []seen {
 	var out []seen
 	for _, v := range res.Violations {
-		out = append(out, seen{v.Syscall, v.Action, v.Source})
+		out = append(out, seen{v.Syscall, string(v.Action), string(v.Source)})
 	}
 	return out
 }

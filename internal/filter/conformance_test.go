@@ -98,7 +98,8 @@ func TestConformanceUnknownNames(t *testing.T) {
 }
 
 // SCMP_ACT_TRACE is accepted (with no tracer the kernel fails the call
-// with ENOSYS); SCMP_ACT_NOTIFY is refused with an error that says why.
+// with ENOSYS); SCMP_ACT_NOTIFY is the profile's agent's (listenerPath),
+// and an error without one.
 func TestConformanceTraceNotify(t *testing.T) {
 	f, err := load(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_TRACE"}]}`)
 	if err != nil {
@@ -110,5 +111,15 @@ func TestConformanceTraceNotify(t *testing.T) {
 	_, err = load(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_NOTIFY"}]}`)
 	if err == nil || !strings.Contains(err.Error(), "listenerPath") {
 		t.Errorf("NOTIFY: %v, want an error about the listener", err)
+	}
+	f, err = load(t, `{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_NOTIFY"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ListenerPath != "/run/agent.sock" || f.Notify != nil {
+		t.Errorf("NOTIFY with a listenerPath: agent %q, own notify variant %v; want the agent's listener only", f.ListenerPath, f.Notify != nil)
+	}
+	if got, _ := vm(t, f).Decide(archX86_64, int32(unix.SYS_GETPPID), [6]uint64{}); isAMD64 && got != unix.SECCOMP_RET_USER_NOTIF {
+		t.Errorf("getppid: %#x, want SECCOMP_RET_USER_NOTIF", got)
 	}
 }

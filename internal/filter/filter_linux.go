@@ -19,15 +19,24 @@ import (
 type Filter struct {
 	// BPF is the program as an array of struct sock_filter, native endian.
 	BPF []byte
-	// Notify is BPF with every errno and kill return made
+	// Notify is BPF with every errno and process-kill return made
 	// SECCOMP_RET_USER_NOTIF, for a supervisor that answers each denied
-	// call itself (with the errno BPF gives, or by killing the caller)
-	// and so learns of it. It is nil when the program does
+	// call itself (with the errno BPF gives, or by killing the caller's
+	// process) and so learns of it. Thread kills stay the kernel's: no
+	// one can kill a single thread of another process. It is nil when the program does
 	// not allow read, write and execve on the native arch whatever their
 	// arguments: the launcher needs them after installing the filter.
 	Notify []byte
 	// Flags are the SECCOMP_FILTER_FLAG_* bits of the profile's flags.
 	Flags uint32
+	// ListenerPath is the unix socket of the agent that answers the
+	// profile's SCMP_ACT_NOTIFY calls with the filter's listener
+	// (runtime-spec "listenerPath"), or "". ListenerMetadata goes to it
+	// with the listener.
+	ListenerPath, ListenerMetadata string
+	// ThreadKills says that some verdict of BPF is KILL_THREAD, which
+	// the kernel carries out even under Notify.
+	ThreadKills bool
 	// Skipped says which rules were skipped for a syscall no table
 	// knows (an allow, or a denial under a default that denies too).
 	Skipped []string
@@ -67,6 +76,7 @@ var ErrProfile = errors.New("invalid seccomp profile")
 // Seccomp return values (SECCOMP_RET_*).
 const (
 	retKillProcess = 0x80000000
+	retKillThread  = 0x00000000
 	retTrap        = 0x00030000
 	retErrno       = 0x00050000
 	retLog         = 0x7ffc0000
@@ -96,23 +106,51 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{BPF: encode(prog), Flags: flags, Skipped: full.skipped}
-	if notifySafe(prog) {
+	f := &Filter{BPF: encode(prog), Flags: flags, Skipped: full.skipped, ThreadKills: killsThreads(prog)}
+	switch {
+	case usesNotify(p):
+		// The agent at listenerPath answers the profile's NOTIFY
+		// calls with the filter's listener, and a task has one
+		// listener at most: no Notify variant.
+		if p.ListenerPath == "" {
+			return nil, fmt.Errorf("%w: SCMP_ACT_NOTIFY needs a listenerPath, the unix socket of the agent that answers the calls", ErrProfile)
+		}
+		if !notifySafe(prog) {
+			return nil, fmt.Errorf("%w: SCMP_ACT_NOTIFY: the profile must allow read, write and execve, with which the launch hands the listener over before the exec", ErrProfile)
+		}
+		f.ListenerPath, f.ListenerMetadata = p.ListenerPath, p.ListenerMetadata
+	case p.ListenerPath != "":
+		return nil, fmt.Errorf("%w: listenerPath %q with no SCMP_ACT_NOTIFY rule", ErrProfile, p.ListenerPath)
+	case notifySafe(prog):
 		f.Notify = encode(notifyVariant(prog))
 	}
 	return f, nil
 }
 
-// notifyVariant returns prog with its errno and kill returns made
+// notifyVariant returns prog with its errno and process-kill returns made
 // USER_NOTIF.
 func notifyVariant(prog []bpf.RawInstruction) []bpf.RawInstruction {
 	out := slices.Clone(prog)
 	for i, in := range out {
-		if in.Op == 0x06 && (in.K&0xffff0000 == retErrno || IsKill(in.K)) {
+		if in.Op == 0x06 && (in.K&0xffff0000 == retErrno || in.K&0xffff0000 == retKillProcess) {
 			out[i].K = unix.SECCOMP_RET_USER_NOTIF
 		}
 	}
 	return out
+}
+
+// usesNotify says whether p asks for SCMP_ACT_NOTIFY anywhere.
+func usesNotify(p *specs.LinuxSeccomp) bool {
+	return p.DefaultAction == specs.ActNotify || slices.ContainsFunc(p.Syscalls, func(r specs.LinuxSyscall) bool {
+		return r.Action == specs.ActNotify
+	})
+}
+
+// killsThreads says whether some return of prog is KILL_THREAD.
+func killsThreads(prog []bpf.RawInstruction) bool {
+	return slices.ContainsFunc(prog, func(in bpf.RawInstruction) bool {
+		return in.Op == 0x06 && in.K&0xffff0000 == retKillThread
+	})
 }
 
 // IsKill says whether a SECCOMP_RET_* value kills: KILL_PROCESS or

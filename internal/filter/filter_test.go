@@ -211,11 +211,12 @@ func TestProfiles(t *testing.T) {
 			},
 		},
 		{
-			name: "kill actions kill the process, never one thread",
-			json: `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_KILL"},{"names":["umount2"],"action":"SCMP_ACT_KILL_THREAD"}]}`,
+			name: "SCMP_ACT_KILL and _KILL_THREAD kill the thread, _KILL_PROCESS the process",
+			json: `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_KILL"},{"names":["umount2"],"action":"SCMP_ACT_KILL_THREAD"},{"names":["pivot_root"],"action":"SCMP_ACT_KILL_PROCESS"}]}`,
 			calls: []call{
-				{"mount", archX86_64, 165, nil, retKill},
-				{"umount2", archX86_64, 166, nil, retKill},
+				{"mount", archX86_64, 165, nil, unix.SECCOMP_RET_KILL_THREAD},
+				{"umount2", archX86_64, 166, nil, unix.SECCOMP_RET_KILL_THREAD},
+				{"pivot_root", archX86_64, 155, nil, retKill},
 			},
 		},
 		{
@@ -249,7 +250,9 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown operator", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["kill"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_ABOUT"}]}]}`, "SCMP_CMP_ABOUT"},
 		{"argument index", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["kill"],"action":"SCMP_ACT_ERRNO","args":[{"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}`, "index 6"},
 		{"no names", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"action":"SCMP_ACT_ERRNO"}]}`, "names no syscall"},
-		{"notify", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"}]}`, "SCMP_ACT_NOTIFY"},
+		{"notify without listenerPath", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_NOTIFY"}]}`, "SCMP_ACT_NOTIFY needs a listenerPath"},
+		{"listenerPath without notify", `{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock"}`, "no SCMP_ACT_NOTIFY rule"},
+		{"notify of write", `{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock","syscalls":[{"names":["write"],"action":"SCMP_ACT_NOTIFY"}]}`, "must allow read, write and execve"},
 		{"unknown arch", `{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_PDP11"]}`, "SCMP_ARCH_PDP11"},
 		{"errno range", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":70000}`, "70000"},
 		{"args on a syscall libseccomp does not know", `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["statmount"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"}]}]}`, "statmount"},
@@ -366,7 +369,8 @@ func TestCompactMatchesFull(t *testing.T) {
 }
 
 // The notify variant answers exactly where the program gives an errno or
-// kills, and nowhere else.
+// kills the process, and nowhere else; a thread kill stays the kernel's
+// (TestNotifyVariantThreadKill).
 func TestNotifyVariant(t *testing.T) {
 	for _, kill := range []bool{false, true} {
 		f := dockerDefault(t, nil)
@@ -387,13 +391,31 @@ func checkNotifyVariant(t *testing.T, f *filter.Filter) {
 		for _, args := range [][6]uint64{{}, {unix.CLONE_NEWUSER}} {
 			a, _ := v.Decide(archX86_64, nr, args)
 			b, _ := n.Decide(archX86_64, nr, args)
-			if a&0xffff0000 == retErrno || filter.IsKill(a) {
+			if a&0xffff0000 == retErrno || a&0xffff0000 == retKill {
 				a = unix.SECCOMP_RET_USER_NOTIF
 			}
 			if a != b {
 				t.Errorf("nr %d args %#x: variant %#x, want %#x", nr, args, b, a)
 			}
 		}
+	}
+}
+
+func TestNotifyVariantThreadKill(t *testing.T) {
+	p, err := seccomp.LoadProfile(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_KILL_THREAD"},{"names":["umount2"],"action":"SCMP_ACT_KILL_PROCESS"}]}`, noCaps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.Compile(p)
+	if err != nil || f.Notify == nil || !f.ThreadKills {
+		t.Fatalf("Compile: %v, notify %v, thread kills %v", err, f.Notify != nil, f.ThreadKills)
+	}
+	n := vm(t, &filter.Filter{BPF: f.Notify})
+	if got, _ := n.Decide(archX86_64, unix.SYS_MOUNT, [6]uint64{}); isAMD64 && got != unix.SECCOMP_RET_KILL_THREAD {
+		t.Errorf("mount: %#x, want KILL_THREAD kept", got)
+	}
+	if got, _ := n.Decide(archX86_64, unix.SYS_UMOUNT2, [6]uint64{}); isAMD64 && got != unix.SECCOMP_RET_USER_NOTIF {
+		t.Errorf("umount2: %#x, want USER_NOTIF", got)
 	}
 }
 

@@ -90,22 +90,29 @@ var LaunchNeeds = []struct {
 	Nr   uint32
 }{{"execve", unix.SYS_EXECVE}, {"write", unix.SYS_WRITE}, {"exit_group", unix.SYS_EXIT_GROUP}}
 
-// LaunchDenied returns the names of the LaunchNeeds calls that prog does
-// not allow (or log) on the native arch. A launch under such a filter
-// cannot start the program, nor say why.
-func LaunchDenied(prog []byte) ([]string, error) {
+// Denied is a call of LaunchNeeds that a filter does not allow.
+type Denied struct {
+	Name string
+	Nr   uint32
+	Ret  uint32 // the filter's SECCOMP_RET_* verdict
+}
+
+// LaunchDenied returns the LaunchNeeds calls that prog does not allow (or
+// log) on the native arch. A launch under such a filter cannot start the
+// program, nor say why.
+func LaunchDenied(prog []byte) ([]Denied, error) {
 	vm, err := NewVM(prog)
 	if err != nil {
 		return nil, err
 	}
-	var denied []string
+	var denied []Denied
 	for _, c := range LaunchNeeds {
 		ret, err := vm.Decide(auditArch[nativeArch()], int32(c.Nr), [6]uint64{})
 		if err != nil {
 			return nil, err
 		}
 		if ret != retAllow && ret != retLog {
-			denied = append(denied, c.Name)
+			denied = append(denied, Denied{c.Name, c.Nr, ret})
 		}
 	}
 	return denied, nil
