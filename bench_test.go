@@ -2,11 +2,13 @@ package sandbox_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +45,106 @@ func BenchmarkInit(b *testing.B) {
 	without, with := interleave(b, func() error { return runTrue(sandbox.WithoutInit()) }, func() error { return runTrue() })
 	b.ReportMetric(float64((with - without).Nanoseconds()), "init-ns")
 	b.ReportMetric(float64(with)/float64(without), "init-ratio")
+}
+
+// BenchmarkFirstRun starts a fresh process (this test binary) for each
+// iteration, which times its first sandbox.Run of /bin/true, then a
+// second one, and reports the medians ("first-ns", "warm-ns") and their
+// ratio ("first-ratio", target <= 2): what a CLI invocation or a new
+// worker process pays once, the zygote's start and the policy included.
+func BenchmarkFirstRun(b *testing.B) {
+	var first, warm []time.Duration
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), firstRunEnv+"=1")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+		var f, w int64
+		if _, err := fmt.Sscanf(string(out), "first %d warm %d", &f, &w); err != nil {
+			b.Fatalf("%q: %v", out, err)
+		}
+		first, warm = append(first, time.Duration(f)), append(warm, time.Duration(w))
+	}
+	b.ReportMetric(float64(median(first).Nanoseconds()), "first-ns")
+	b.ReportMetric(float64(median(warm).Nanoseconds()), "warm-ns")
+	b.ReportMetric(float64(median(first))/float64(median(warm)), "first-ratio")
+}
+
+// firstRunEnv makes TestMain run firstRun.
+const firstRunEnv = "GOSANDBOX_BENCH_FIRST_RUN"
+
+// firstRun prints the times of this process's first and second Run.
+func firstRun() int {
+	var d [2]time.Duration
+	for i := range d {
+		t0 := time.Now()
+		if err := runTrue(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		d[i] = time.Since(t0)
+	}
+	fmt.Printf("first %d warm %d\n", d[0].Nanoseconds(), d[1].Nanoseconds())
+	return 0
+}
+
+// BenchmarkThroughput runs /bin/true from 4 goroutines at once, 25 times
+// each, with os/exec and then with sandbox.Run, in turn, and reports the
+// median rates ("exec-per-s", "sandbox-per-s") and their ratio
+// ("throughput-ratio", target >= 0.8).
+func BenchmarkThroughput(b *testing.B) {
+	const workers, each = 4, 25
+	round := func(f func() error) float64 {
+		t0 := time.Now()
+		var g errgroup
+		for range workers {
+			g.Go(func() error {
+				for range each {
+					if err := f(); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		return workers * each / time.Since(t0).Seconds()
+	}
+	var ex, sb []float64
+	for b.Loop() {
+		ex = append(ex, round(func() error { return exec.Command("/bin/true").Run() }))
+		sb = append(sb, round(func() error { return runTrue() }))
+	}
+	slices.Sort(ex)
+	slices.Sort(sb)
+	e, s := ex[len(ex)/2], sb[len(sb)/2]
+	b.ReportMetric(e, "exec-per-s")
+	b.ReportMetric(s, "sandbox-per-s")
+	b.ReportMetric(s/e, "throughput-ratio")
+}
+
+// errgroup runs functions in goroutines and keeps the first error.
+type errgroup struct {
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+func (g *errgroup) Go(f func() error) {
+	g.wg.Go(func() {
+		if err := f(); err != nil {
+			g.once.Do(func() { g.err = err })
+		}
+	})
+}
+
+func (g *errgroup) Wait() error {
+	g.wg.Wait()
+	return g.err
 }
 
 var ballast []byte

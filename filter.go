@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gosandbox/sandbox/internal/builtin"
 	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -16,10 +17,10 @@ import (
 
 var (
 	dockerDefaultPolicy = &policy{mode: DockerDefault, compile: sync.OnceValues(func() (*program, error) {
-		return compileResolved("docker-default", nil)
+		return builtinProgram(builtin.DockerDefault)
 	})}
 	dockerDefaultKillPolicy = &policy{mode: DockerDefaultKill, compile: sync.OnceValues(func() (*program, error) {
-		return compileResolved("docker-default-kill", func(p *specs.LinuxSeccomp) { p.DefaultAction = specs.ActKillProcess })
+		return builtinProgram(builtin.DockerDefaultKill)
 	})}
 )
 
@@ -29,15 +30,19 @@ func noCaps() *specs.Spec {
 	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
 }
 
-func compileResolved(name string, edit func(*specs.LinuxSeccomp)) (*program, error) {
-	p, err := seccomp.GetDefaultProfile(noCaps())
-	if err != nil {
-		return nil, &ConfigError{Input: name, Err: err}
+// builtinProgram is the built-in profile name, compiled ahead of time for
+// this architecture and kernel (internal/builtin), or where none was,
+// resolved and compiled now.
+func builtinProgram(name string) (*program, error) {
+	var f *filter.Filter
+	var err error
+	if b, ok := builtin.Program(name); ok {
+		f, err = filter.FromProgram(b)
+	} else if p, perr := builtin.Profile(name); perr != nil {
+		err = perr
+	} else {
+		f, err = filter.Compile(p)
 	}
-	if edit != nil {
-		edit(p)
-	}
-	f, err := filter.Compile(p)
 	if err != nil {
 		return nil, &ConfigError{Input: name, Err: err}
 	}

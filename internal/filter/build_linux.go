@@ -287,10 +287,15 @@ func export(f *libseccomp.ScmpFilter) ([]bpf.RawInstruction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read exported filter: %w", err)
 	}
+	return decode(b), nil
+}
+
+// decode turns struct sock_filter bytes into raw instructions.
+func decode(b []byte) []bpf.RawInstruction {
 	raw := make([]bpf.RawInstruction, len(b)/8)
 	for i := range raw {
 		r := b[8*i:]
 		raw[i] = bpf.RawInstruction{Op: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
 	}
-	return raw, nil
+	return raw
 }

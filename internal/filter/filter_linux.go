@@ -106,7 +106,8 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{BPF: encode(prog), Flags: flags, Skipped: full.skipped, ThreadKills: killsThreads(prog)}
+	f := newFilter(prog, flags)
+	f.Skipped = full.skipped
 	switch {
 	case usesNotify(p):
 		// The agent at listenerPath answers the profile's NOTIFY
@@ -115,16 +116,36 @@ func Compile(p *specs.LinuxSeccomp) (*Filter, error) {
 		if p.ListenerPath == "" {
 			return nil, fmt.Errorf("%w: SCMP_ACT_NOTIFY needs a listenerPath, the unix socket of the agent that answers the calls", ErrProfile)
 		}
-		if !notifySafe(prog) {
+		if f.Notify == nil {
 			return nil, fmt.Errorf("%w: SCMP_ACT_NOTIFY: the profile must allow read, write and execve, with which the launch hands the listener over before the exec", ErrProfile)
 		}
+		f.Notify = nil
 		f.ListenerPath, f.ListenerMetadata = p.ListenerPath, p.ListenerMetadata
 	case p.ListenerPath != "":
 		return nil, fmt.Errorf("%w: listenerPath %q with no SCMP_ACT_NOTIFY rule", ErrProfile, p.ListenerPath)
-	case notifySafe(prog):
-		f.Notify = encode(notifyVariant(prog))
 	}
 	return f, nil
+}
+
+// newFilter is the Filter of a finished program, with its notify variant
+// where the launch can hand a listener over under it.
+func newFilter(prog []bpf.RawInstruction, flags uint32) *Filter {
+	f := &Filter{BPF: encode(prog), Flags: flags, ThreadKills: killsThreads(prog)}
+	if notifySafe(prog) {
+		f.Notify = encode(notifyVariant(prog))
+	}
+	return f
+}
+
+// FromProgram is the Filter of prog, struct sock_filter bytes that Compile
+// made ahead of time (Filter.BPF) from a profile with no flags, no
+// listenerPath and no skipped rule: the very Filter Compile gives for it.
+func FromProgram(prog []byte) (*Filter, error) {
+	if len(prog) == 0 || len(prog)%8 != 0 || len(prog) > 8*4096 {
+		return nil, fmt.Errorf("filter: a program of %d bytes", len(prog))
+	}
+	noFlags, _ := flagsOf(&specs.LinuxSeccomp{})
+	return newFilter(decode(prog), noFlags), nil
 }
 
 // notifyVariant returns prog with its errno and process-kill returns made
