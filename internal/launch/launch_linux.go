@@ -64,6 +64,7 @@ const (
 	codeNewKeyring     = C.SB_NEW_KEYRING
 	codeResetSched     = C.SB_RESET_SCHED
 	codeSlotFD         = C.SB_SLOT_FD
+	codePark           = C.SB_PARK
 )
 
 // Why ExecStatic refused a guest: the Err of its StepError.
@@ -149,36 +150,133 @@ type Process struct {
 	// traced says Guest is attached (Spec.Trace): its end must be reaped
 	// by its tracer before its pid namespace can end.
 	traced bool
+	// ctl is the socket of a parked child (Parked), on which Resume
+	// sends the rest of its launch; -1 otherwise.
+	ctl int
 }
 
-// Start starts the child and returns once it has exec'd. A failure in the
-// child comes back as a *StepError; the child is then already reaped.
-// When ctx is done before the exec, the child is killed from outside,
-// whatever it is doing, and the StepError wraps ctx's cause.
-func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
-	var sync [2]int
-	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
+// Start starts the child and returns once it has exec'd, or with a Park
+// step, once it has parked there (Parked; then Resume goes on). A failure
+// in the child comes back as a *StepError; the child is then already
+// reaped. When ctx is done before the exec, the child is killed from
+// outside, whatever it is doing, and the StepError wraps ctx's cause.
+func Start(ctx context.Context, spec *Spec) (*Process, error) {
+	ch, err := newChannels()
+	if err != nil {
+		return nil, err
+	}
+	blk, relocs, fds, err := ch.encode(spec.Program)
+	if err != nil {
+		ch.close()
+		return nil, err
+	}
+	cgroup := -1
+	if spec.Cgroup != nil {
+		cgroup = len(fds)
+		fds = append(fds, int(spec.Cgroup.Fd()))
+	}
+	pid, inCgroup, err := zyg.spawn(uint64(spec.CloneFlags), blk, relocs, cgroup, fds)
+	ch.closeChildEnds()
+	if err == nil && pid < 0 {
+		err = &StepError{Desc: Desc{Stage: "clone", Op: "clone"}, Err: unix.Errno(-pid)}
+	}
+	if err != nil {
+		ch.close()
+		return nil, err
+	}
+	// Our child (CLONE_PARENT), which nobody else can reap: its pid
+	// stays its own until we wait for it.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		reap(pid)
+		ch.close()
+		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "pidfd_open"}, Err: err}
+	}
+	proc := &Process{Pid: pid, PidFD: pidfd, Guest: pid, status: -1, guestFD: -1, ctl: -1}
+	err = proc.follow(ctx, spec, ch, func() error {
+		if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
+			if err := writeIDMaps(pid, spec); err != nil {
+				return err
+			}
+		}
+		if spec.Prepare != nil && !inCgroup {
+			if err := spec.Prepare(pid); err != nil {
+				return err
+			}
+		}
+		// Release the child.
+		if _, err := unix.Write(ch.sync[1], []byte{0}); err != nil {
+			return &StepError{Desc: Desc{Stage: "clone", Op: "release child"}, Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return proc, nil
+}
+
+// Parked says the child waits at its Park step for Resume.
+func (p *Process) Parked() bool { return p.ctl >= 0 }
+
+// Resume gives a parked child the rest of its launch, spec's Program (its
+// other fields are the parked launch's), and returns once the program has
+// exec'd, as Start does. On an error the child is killed and reaped.
+func (p *Process) Resume(ctx context.Context, spec *Spec) error {
+	if p.ctl < 0 {
+		return fmt.Errorf("launch: resume a child that is not parked")
+	}
+	ctl := p.ctl
+	p.ctl = -1
+	defer unix.Close(ctl)
+	ch, err := newChannels()
+	if err != nil {
+		p.kill()
+		return err
+	}
+	blk, relocs, fds, err := ch.encode(spec.Program)
+	if err == nil {
+		_, err = sendRequest(ctl, 0, blk, relocs, -1, fds)
+	}
+	ch.closeChildEnds()
+	if err != nil {
+		ch.close()
+		p.kill()
+		return &StepError{Desc: Desc{Stage: "launch", Op: "resume"}, Err: err}
+	}
+	return p.follow(ctx, spec, ch, nil)
+}
+
+// channels are a launch's sync pipe (the child waits on it for the
+// supervisor) and its report socket (the child's records, and with them
+// the fds an init sends).
+type channels struct {
+	sync [2]int
+	errp [2]int
+}
+
+func newChannels() (*channels, error) {
+	ch := &channels{}
+	if err := unix.Pipe2(ch.sync[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	// The child's reports come on a socket, so that its init can send a
-	// pidfd with one (SCM_RIGHTS).
-	errp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	var err error
+	ch.errp, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		unix.Close(sync[0])
-		unix.Close(sync[1])
+		unix.Close(ch.sync[0])
+		unix.Close(ch.sync[1])
 		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	closeAll := func(fds ...int) {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}
+	return ch, nil
+}
 
-	// The fds the child gets: the pipes first, then those of FDs steps,
-	// by their index in this list, then the cgroup.
-	fds := []int{sync[0], errp[1]}
+// encode lays out prog for the child, with the fds it gets: the channels'
+// child ends first, then those of FDs steps, by their index in the list.
+func (ch *channels) encode(prog *Program) (blk []byte, relocs []uint32, fds []int, err error) {
+	fds = []int{ch.sync[0], ch.errp[1]}
 	index := map[int32]int32{}
-	blk, relocs := spec.Program.encode(func(fd int32) int32 {
+	blk, relocs = prog.encode(func(fd int32) int32 {
 		i, ok := index[fd]
 		if !ok {
 			i = int32(len(fds))
@@ -188,33 +286,30 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 		return i
 	})
 	if len(blk) > maxBlock {
-		closeAll(sync[0], sync[1], errp[0], errp[1])
-		return nil, &StepError{Desc: Desc{Stage: "launch", Op: "send the steps"}, Err: fmt.Errorf("%w: %d bytes of arguments, environment and filter, more than %d", unix.E2BIG, len(blk), maxBlock)}
+		return nil, nil, nil, &StepError{Desc: Desc{Stage: "launch", Op: "send the steps"}, Err: fmt.Errorf("%w: %d bytes of arguments, environment and filter, more than %d", unix.E2BIG, len(blk), maxBlock)}
 	}
-	cgroup := -1
-	if spec.Cgroup != nil {
-		cgroup = len(fds)
-		fds = append(fds, int(spec.Cgroup.Fd()))
+	return blk, relocs, fds, nil
+}
+
+func (ch *channels) closeChildEnds() {
+	unix.Close(ch.sync[0])
+	unix.Close(ch.errp[1])
+	ch.sync[0], ch.errp[1] = -1, -1
+}
+
+func (ch *channels) close() {
+	for _, fd := range []int{ch.sync[0], ch.sync[1], ch.errp[0], ch.errp[1]} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
-	pid, inCgroup, err := zyg.spawn(uint64(spec.CloneFlags), blk, relocs, cgroup, fds)
-	closeAll(sync[0], errp[1])
-	if err == nil && pid < 0 {
-		err = &StepError{Desc: Desc{Stage: "clone", Op: "clone"}, Err: unix.Errno(-pid)}
-	}
-	if err != nil {
-		closeAll(sync[1], errp[0])
-		return nil, err
-	}
-	// Our child (CLONE_PARENT), which nobody else can reap: its pid
-	// stays its own until we wait for it.
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		reap(pid)
-		closeAll(sync[1], errp[0])
-		return nil, &StepError{Desc: Desc{Stage: "clone", Op: "pidfd_open"}, Err: err}
-	}
-	proc := &Process{Pid: pid, PidFD: pidfd, Guest: pid, status: -1, guestFD: -1}
+}
+
+// follow runs release (if not nil: what the supervisor does before the
+// child's first step), then reads the child's reports until the program
+// runs or the child parks, under ctx's deadline. On an error the child is
+// killed and reaped.
+func (proc *Process) follow(ctx context.Context, spec *Spec, ch *channels, release func() error) (err error) {
 	// A launcher that cannot finish (a filter that denies what it needs,
 	// a hung step) is killed at the deadline: setup runs under it too.
 	g := &guard{fd: proc.PidFD}
@@ -230,43 +325,32 @@ func Start(ctx context.Context, spec *Spec) (started *Process, err error) {
 		}
 		if err == nil {
 			proc.Abort()
-			started = nil
 		}
 		err = &StepError{Desc: Desc{Stage: "launch", Op: "setup"}, Err: context.Cause(ctx)}
 	}()
-
-	fail := func(err error) (*Process, error) {
-		closeAll(sync[1], errp[0])
-		proc.kill()
-		return nil, err
-	}
-	if spec.CloneFlags&unix.CLONE_NEWUSER != 0 {
-		if err := writeIDMaps(pid, spec); err != nil {
-			return fail(err)
+	if release != nil {
+		if err := release(); err != nil {
+			ch.close()
+			proc.kill()
+			return err
 		}
 	}
-	if spec.Prepare != nil && !inCgroup {
-		if err := spec.Prepare(pid); err != nil {
-			return fail(err)
-		}
-	}
-	// Release the child.
-	if _, err = unix.Write(sync[1], []byte{0}); err != nil {
-		return fail(&StepError{Desc: Desc{Stage: "clone", Op: "release child"}, Err: err})
-	}
-	running, err := proc.readStatus(spec, errp[0], sync[1])
-	unix.Close(sync[1])
+	state, err := proc.readStatus(spec, ch.errp[0], ch.sync[1])
+	unix.Close(ch.sync[1])
 	if err != nil {
-		unix.Close(errp[0])
+		unix.Close(ch.errp[0])
 		proc.kill()
-		return nil, err
+		return err
 	}
-	if running {
-		proc.status = errp[0] // the init's report of the program's end comes on it
-	} else {
-		unix.Close(errp[0])
+	switch state {
+	case running:
+		proc.status = ch.errp[0] // the init's report of the program's end comes on it
+	case parked:
+		proc.ctl = ch.errp[0]
+	default:
+		unix.Close(ch.errp[0])
 	}
-	return proc, nil
+	return nil
 }
 
 // reap waits for pid to end.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -388,5 +389,83 @@ func TestSeccompFlagsReachKernel(t *testing.T) {
 		if !errors.Is(err, tt.want) {
 			t.Errorf("flags %#x: %v, want %v", tt.flags, err, tt.want)
 		}
+	}
+}
+
+// A parked child runs its head (here a hostname in a fresh UTS namespace),
+// waits, and runs the tail that Resume gives it, with the fds the tail
+// names: the program's output comes on a pipe made after the park. A
+// failing tail step comes back with its own Desc; a parked child whose
+// supervisor closes its socket ends.
+func TestParkResume(t *testing.T) {
+	head := &Program{}
+	head.Sethostname(Desc{Stage: "uts"}, "parked")
+	head.Park(Desc{Stage: "park"})
+	spec := userSpec(head)
+	spec.CloneFlags |= unix.CLONE_NEWUTS
+	proc, err := Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proc.Parked() {
+		t.Fatal("not parked")
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tail := &Program{}
+	tail.FDs(Desc{Stage: "fds"}, []int32{0, int32(w.Fd()), 2})
+	tail.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/hostname"}, []string{"hostname"}, nil)
+	err = proc.Resume(context.Background(), &Spec{Program: tail})
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(r)
+	ws, _, err := proc.Wait()
+	proc.Release()
+	if err != nil || !ws.Exited() || ws.ExitStatus() != 0 || string(out) != "parked\n" {
+		t.Fatalf("wait: %v %v, output %q", ws, err, out)
+	}
+
+	// A failing tail step is named by its own Desc.
+	proc, err = Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail = &Program{}
+	tail.Chdir(Desc{Stage: "workdir", Path: "/no/such"}, "/no/such")
+	tail.Exec(Desc{Stage: "exec", Op: "execve"}, []string{"/bin/true"}, []string{"true"}, nil)
+	var se *StepError
+	if err := proc.Resume(context.Background(), &Spec{Program: tail}); !errors.As(err, &se) || se.Stage != "workdir" || !errors.Is(err, unix.ENOENT) {
+		t.Errorf("Resume: %v, want the chdir's ENOENT", err)
+	}
+
+	// Given up while parked: Abort ends and reaps it.
+	proc, err = Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := proc.Pid
+	proc.Abort()
+	if err := unix.Kill(pid, 0); err != unix.ESRCH {
+		t.Errorf("the parked child %d is still there: %v", pid, err)
+	}
+}
+
+// Split cuts a program after its Park step.
+func TestSplit(t *testing.T) {
+	p := &Program{}
+	p.Setsid(Desc{Op: "a"})
+	p.Park(Desc{Op: "park"})
+	p.Chdir(Desc{Op: "b"}, "/")
+	head, tail := p.Split()
+	if len(head.steps) != 2 || head.descs[1].Op != "park" || len(tail.steps) != 1 || tail.descs[0].Op != "b" {
+		t.Errorf("head %v, tail %v", head.descs, tail.descs)
+	}
+	if h, tl := tail.Split(); h != tail || tl != nil {
+		t.Error("a program without Park splits")
 	}
 }

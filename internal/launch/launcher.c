@@ -352,6 +352,8 @@ void sb_run_steps(struct sb_config *cfg, int from)
 		const struct sb_step *s = &cfg->steps[i];
 		if (s->code == SB_INIT)
 			sb_start_init(cfg, i);
+		if (s->code == SB_PARK)
+			sb_park(cfg);
 		long r = run_step(cfg, s);
 		if (r == -ENOENT && (s->flags & SB_OPTIONAL))
 			continue;

@@ -55,6 +55,7 @@ enum {
 	SB_NEW_KEYRING,    // join a new, empty session keyring
 	SB_RESET_SCHED,    // SCHED_OTHER, every CPU of the cpuset
 	SB_SLOT_FD,        // a0 = int32 array of one fd (a detached mount the supervisor made), a1 = slot
+	SB_PARK,           // report SB_PARKED, then wait on err_fd for the rest of the launch (sb_park)
 };
 
 // Errors of SB_EXEC_STATIC beyond errno's range: why a guest is refused.
@@ -96,6 +97,7 @@ struct sb_config {
 #define SB_TRACEE (-2)   // err: the fd of a pidfd of the program, to PTRACE_SEIZE before a byte on sync_fd
 #define SB_STARTED (-3)  // the program has exec'd; its pidfd comes with the record (SCM_RIGHTS)
 #define SB_STATUS (-4)   // err: the program's wait status, from its init, which then exits
+#define SB_PARKED (-5)   // at SB_PARK: the child waits for the rest of its launch (err 0), or could not take it (err: errno)
 struct sb_record {
 	int32_t step;
 	int32_t err;
@@ -156,5 +158,9 @@ void sb_reset_priority(void);
 
 // sb_child runs the steps of cfg in a child just forked from the zygote.
 void sb_child(struct sb_config *cfg) __attribute__((noreturn));
+
+// sb_park is SB_PARK (zygote.c, which it shares the reading of a request
+// with).
+void sb_park(struct sb_config *cfg) __attribute__((noreturn));
 
 #endif

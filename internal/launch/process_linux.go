@@ -20,20 +20,27 @@ import (
 // A started child: the reports it makes until the program runs, and what
 // the supervisor does with it after.
 
+// The states a child's reports leave it in.
+const (
+	execd   = iota // the program exec'd, with no init before it
+	running        // the init said the program started
+	parked         // the child waits at its Park step
+)
+
 // readStatus reads the child's reports until the program runs: its exec
-// closed the pipe (no init: running is false), or its init said it
-// started (running is true); or a step failed.
-func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err error) {
+// closed the pipe, or its init said it started; or until the child parks;
+// or a step failed.
+func (proc *Process) readStatus(spec *Spec, errp, sync int) (state int, err error) {
 	for {
 		var b [recordSize]byte
 		n, fd, err := readRecord(errp, b[:])
 		switch {
 		case err != nil:
-			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
+			return 0, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
 		case n == 0:
-			return false, nil // exec'd
+			return execd, nil
 		case n != recordSize:
-			return false, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
+			return 0, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: unix.EIO}
 		}
 		step := int(int32(binary.NativeEndian.Uint32(b[0:])))
 		code := int(int32(binary.NativeEndian.Uint32(b[4:])))
@@ -44,17 +51,17 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err e
 		case C.SB_LISTENER:
 			fd, err := unix.PidfdGetfd(proc.PidFD, code, 0)
 			if err != nil {
-				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
+				return 0, &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
 			}
 			// Non-blocking before it becomes a File: then the File
 			// is pollable, in Go's netpoller.
 			if err := unix.SetNonblock(fd, true); err != nil {
 				unix.Close(fd)
-				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
+				return 0, &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
 			}
 			proc.Listener = os.NewFile(uintptr(fd), "seccomp-listener")
 			if _, err := unix.Write(sync, []byte{0}); err != nil {
-				return false, &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
+				return 0, &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
 			}
 		case C.SB_TRACEE:
 			pid, err := proc.pidOf(code)
@@ -62,11 +69,11 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err e
 				err = seize(pid, spec.Trace)
 			}
 			if err != nil {
-				return false, &StepError{Desc: Desc{Stage: "trace", Op: "PTRACE_SEIZE"}, Err: err}
+				return 0, &StepError{Desc: Desc{Stage: "trace", Op: "PTRACE_SEIZE"}, Err: err}
 			}
 			proc.Guest, proc.traced = pid, true
 			if _, err := unix.Write(sync, []byte{0}); err != nil {
-				return false, &StepError{Desc: Desc{Stage: "trace", Op: "resume the program"}, Err: err}
+				return 0, &StepError{Desc: Desc{Stage: "trace", Op: "resume the program"}, Err: err}
 			}
 		case C.SB_STARTED:
 			// A program that has ended already (and been reaped by
@@ -77,13 +84,18 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (running bool, err e
 				proc.Guest = 0
 			}
 			proc.guestFD = fd // kept, for Signal
-			return true, nil
+			return running, nil
+		case C.SB_PARKED:
+			if code != 0 {
+				return 0, &StepError{Desc: Desc{Stage: "launch", Op: "take the rest of the launch"}, Err: unix.Errno(code)}
+			}
+			return parked, nil
 		default:
 			d := Desc{Stage: "launcher", Op: "step " + strconv.Itoa(step)}
 			if p := spec.Program; step >= 0 && step < len(p.descs) {
 				d = p.descs[step]
 			}
-			return false, &StepError{Desc: d, Err: unix.Errno(code)}
+			return 0, &StepError{Desc: d, Err: unix.Errno(code)}
 		}
 	}
 }
@@ -130,6 +142,10 @@ func seize(pid, opts int) error {
 func (p *Process) kill() {
 	if p.Listener != nil {
 		p.Listener.Close()
+	}
+	if p.ctl >= 0 {
+		unix.Close(p.ctl)
+		p.ctl = -1
 	}
 	_ = unix.PidfdSendSignal(p.PidFD, unix.SIGKILL, nil, 0)
 	if p.traced && p.Guest != p.Pid {

@@ -232,6 +232,23 @@ func (p *Program) ExecStatic(d Desc, candidates, argv, env []string) {
 	p.add(d, codeExecStatic, 0, arg{kind: argStrv, v: candidates}, arg{kind: argStrv, v: argv}, arg{kind: argStrv, v: env})
 }
 
+// Park makes the child stop here, once it has run the steps before, and
+// wait: Start returns a Parked Process, and Resume gives it the rest of
+// its steps (Split makes both).
+func (p *Program) Park(d Desc) { p.add(d, codePark, 0) }
+
+// Split cuts p after its Park step: head ends with it, tail has the steps
+// after. Without a Park step, head is p and tail is nil.
+func (p *Program) Split() (head, tail *Program) {
+	for i, s := range p.steps {
+		if s.code == codePark {
+			return &Program{steps: p.steps[:i+1], descs: p.descs[:i+1], slots: p.slots},
+				&Program{steps: p.steps[i+1:], descs: p.descs[i+1:]}
+		}
+	}
+	return p, nil
+}
+
 func optFlag(optional bool) int32 {
 	if optional {
 		return flagOptional

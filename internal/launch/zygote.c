@@ -112,6 +112,52 @@ static void spawn(int sock, const struct sb_request *rq, char *blk, const int *f
 	out->pid = pid;
 }
 
+// recv_request reads one request from sock: its header into rq, its
+// relocations and block into *buf (grown as needed, *cap its size), its
+// fds into fds. It returns the block's offset in *buf, 0 when sock closed
+// or failed, or -1 when the request is out of step.
+static long recv_request(int sock, struct sb_request *rq, char **buf, size_t *cap, int *fds, int *nfds)
+{
+	union {
+		char b[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = rq, .iov_len = sizeof *rq};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	long n;
+	do
+		n = SYS3(SYS_recvmsg, sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n == -EINTR);
+	if (n <= 0)
+		return 0;
+	*nfds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (int i = 0; i < k && *nfds < MAX_FDS; i++)
+			memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	size_t rel = ((size_t)rq->nrelocs * 4 + 7) & ~(size_t)7;
+	size_t need = rel + rq->size;
+	if (n != sizeof *rq || need > (64u << 20))
+		return -1;
+	if (need > *cap) {
+		if (*buf)
+			SYS2(SYS_munmap, *buf, *cap);
+		*cap = (need + 0xffff) & ~(size_t)0xffff;
+		*buf = (char *)SYS6(SYS_mmap, 0, *cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if ((long)*buf < 0 && (long)*buf > -4096) {
+			*buf = NULL;
+			*cap = 0;
+			return -1;
+		}
+	}
+	if (read_full(sock, *buf, need) < 0)
+		return 0;
+	return (long)rel;
+}
+
 static void __attribute__((noreturn)) zygote(int sock)
 {
 	// Every signal blocked: none stops or kills the zygote but SIGKILL,
@@ -131,44 +177,17 @@ static void __attribute__((noreturn)) zygote(int sock)
 	size_t cap = 0;
 	for (;;) {
 		struct sb_request rq;
-		union {
-			char b[CMSG_SPACE(MAX_FDS * sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = {.iov_base = &rq, .iov_len = sizeof rq};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
-		long n = SYS3(SYS_recvmsg, sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-		if (n == -EINTR)
-			continue;
-		if (n <= 0)
-			SYS1(SYS_exit_group, 0); // the supervisor is gone
 		int fds[MAX_FDS], nfds = 0;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-				continue;
-			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			for (int i = 0; i < k && nfds < MAX_FDS; i++)
-				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-		}
+		long rel = recv_request(sock, &rq, &buf, &cap, fds, &nfds);
+		if (rel == 0)
+			SYS1(SYS_exit_group, 0); // the supervisor is gone
 		struct sb_reply out = {.pid = -EPROTO};
-		size_t rel = ((size_t)rq.nrelocs * 4 + 7) & ~(size_t)7;
-		size_t need = rel + rq.size;
-		if (n != sizeof rq || need > (64u << 20)) {
+		if (rel < 0) {
 			// Out of step with the supervisor: say so and end; it
 			// starts another zygote.
 			SYS3(SYS_write, sock, &out, sizeof out);
 			SYS1(SYS_exit_group, 1);
 		}
-		if (need > cap) {
-			if (buf)
-				SYS2(SYS_munmap, buf, cap);
-			cap = (need + 0xffff) & ~(size_t)0xffff;
-			buf = (char *)SYS6(SYS_mmap, 0, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if ((long)buf < 0 && (long)buf > -4096)
-				SYS1(SYS_exit_group, 1);
-		}
-		if (read_full(sock, buf, need) < 0)
-			SYS1(SYS_exit_group, 0);
 		out.pid = prepare(&rq, (uint32_t *)buf, buf + rel, fds, nfds);
 		if (out.pid == 0)
 			spawn(sock, &rq, buf + rel, fds, nfds, &out);
@@ -177,6 +196,35 @@ static void __attribute__((noreturn)) zygote(int sock)
 		if (SYS3(SYS_write, sock, &out, sizeof out) != sizeof out)
 			SYS1(SYS_exit_group, 0);
 	}
+}
+
+// sb_park is SB_PARK: a prepared child, its namespaces and root made,
+// waits here for the rest of its launch. The supervisor sends it on err_fd
+// as a request of its own (a block of the remaining steps; new sync and
+// err fds and the fds of its steps; no clone flags), and the child runs
+// that block. A closed err_fd (the supervisor gone, or the pool closed)
+// ends it.
+void sb_park(struct sb_config *cfg)
+{
+	struct sb_record parked = {.step = SB_PARKED};
+	if (SYS3(SYS_write, cfg->err_fd, &parked, sizeof parked) != sizeof parked)
+		SYS1(SYS_exit_group, 127);
+	struct sb_request rq;
+	char *buf = NULL;
+	size_t cap = 0;
+	int fds[MAX_FDS], nfds = 0;
+	long rel = recv_request(cfg->err_fd, &rq, &buf, &cap, fds, &nfds);
+	if (rel <= 0)
+		SYS1(SYS_exit_group, 127);
+	long r = prepare(&rq, (uint32_t *)buf, buf + rel, fds, nfds);
+	if (r < 0) {
+		struct sb_record f = {.step = SB_PARKED, .err = (int32_t)-r};
+		SYS3(SYS_write, nfds > 1 ? fds[1] : cfg->err_fd, &f, sizeof f);
+		SYS1(SYS_exit_group, 127);
+	}
+	SYS1(SYS_close, cfg->sync_fd);
+	SYS1(SYS_close, cfg->err_fd);
+	sb_run_steps((struct sb_config *)(buf + rel), 0);
 }
 
 // sb_zygote_hook runs before the Go runtime in every process of this

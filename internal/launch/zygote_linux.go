@@ -68,6 +68,24 @@ func (z *zygote) spawn(flags uint64, blk []byte, relocs []uint32, cgroup int, fd
 // request sends one request and reads the answer; sent says the whole
 // request went out, so the zygote may have forked for it.
 func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, fds []int) (pid int, inCgroup, sent bool, err error) {
+	if sent, err := sendRequest(z.sock, flags, blk, relocs, cgroup, fds); err != nil {
+		return 0, false, sent, fmt.Errorf("%w: send: %w", ErrZygote, err)
+	}
+	rep := make([]byte, unsafe.Sizeof(repl))
+	if n, err := readFull(z.sock, rep); err != nil || n != len(rep) {
+		return 0, false, true, fmt.Errorf("%w: no answer (%d bytes): %v", ErrZygote, n, err)
+	}
+	ne := binary.NativeEndian
+	pid = int(int64(ne.Uint64(rep[unsafe.Offsetof(repl.pid):])))
+	if pid == -int(unix.EPROTO) {
+		return 0, false, true, fmt.Errorf("%w: out of step", ErrZygote)
+	}
+	return pid, ne.Uint32(rep[unsafe.Offsetof(repl.in_cgroup):]) != 0, true, nil
+}
+
+// sendRequest sends a struct sb_request, the relocations and the block on
+// sock, with fds (SCM_RIGHTS): to the zygote, or to a parked child.
+func sendRequest(sock int, flags uint64, blk []byte, relocs []uint32, cgroup int, fds []int) (sent bool, err error) {
 	hdr := make([]byte, unsafe.Sizeof(req))
 	ne := binary.NativeEndian
 	ne.PutUint64(hdr[unsafe.Offsetof(req.clone_flags):], flags)
@@ -79,28 +97,20 @@ func (z *zygote) request(flags uint64, blk []byte, relocs []uint32, cgroup int, 
 		ne.PutUint32(body[4*i:], r)
 	}
 	body = append(body, blk...)
-	if err := unix.Sendmsg(z.sock, hdr, unix.UnixRights(fds...), nil, 0); err != nil {
-		return 0, false, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
+	if err := unix.Sendmsg(sock, hdr, unix.UnixRights(fds...), nil, 0); err != nil {
+		return false, err
 	}
 	for len(body) > 0 {
-		n, err := unix.Write(z.sock, body)
+		n, err := unix.Write(sock, body)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return 0, false, false, fmt.Errorf("%w: send: %w", ErrZygote, err)
+			return false, err
 		}
 		body = body[n:]
 	}
-	rep := make([]byte, unsafe.Sizeof(repl))
-	if n, err := readFull(z.sock, rep); err != nil || n != len(rep) {
-		return 0, false, true, fmt.Errorf("%w: no answer (%d bytes): %v", ErrZygote, n, err)
-	}
-	pid = int(int64(ne.Uint64(rep[unsafe.Offsetof(repl.pid):])))
-	if pid == -int(unix.EPROTO) {
-		return 0, false, true, fmt.Errorf("%w: out of step", ErrZygote)
-	}
-	return pid, ne.Uint32(rep[unsafe.Offsetof(repl.in_cgroup):]) != 0, true, nil
+	return true, nil
 }
 
 // start starts a zygote: this executable again, which the constructor in
