@@ -100,7 +100,11 @@ const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO
 //  16. the tracer's seize (strict, learning)
 //  17. * the seccomp filter, the last step before execve
 //  18. execve
-func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, rlimits []rlimit, trees map[string]*os.File) (*launch.Spec, error) {
+//
+// With park, the child stops between 7 and 8 (a Pool's prepared child):
+// what comes before depends on the configuration alone, what comes after
+// on the program too.
+func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, su *setup, park bool) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -153,7 +157,7 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		for n < len(plan) && plan[n].Op == rootfs.OpCapture {
 			n++
 		}
-		addRootSteps(p, plan[:n], trees)
+		addRootSteps(p, plan[:n], su.trees)
 		plan = plan[n:]
 	}
 	if userns {
@@ -162,7 +166,7 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		// files of the root are made as that user.
 		creds()
 	}
-	addRootSteps(p, plan, trees)
+	addRootSteps(p, plan, su.trees)
 
 	dir := cmd.Dir
 	if dir == "" {
@@ -183,6 +187,10 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	}
 	if c.namespaces.Has(ns.Net) {
 		p.LoopbackUp(d("net", "loopback up", "lo"))
+	}
+	if park {
+		// A prepared child waits here for its program (Pool).
+		p.Park(d("pool", "park", ""))
 	}
 	if dir != "" {
 		// The working directory is resolved inside the new root, after
@@ -206,7 +214,7 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 	// (and those of other runs, which share it) are out of reach
 	// under any profile that allows keyctl.
 	p.NewKeyring(d("credentials", "new session keyring", ""))
-	for _, r := range rlimits {
+	for _, r := range su.rlimits {
 		p.Setrlimit(d("rlimits", "setrlimit "+strconv.Itoa(r.resource), ""), r.resource, r.cur, r.max)
 	}
 	// The parent-death signal: if the supervisor dies, so does the

@@ -41,7 +41,7 @@ func TestChildOrder(t *testing.T) {
 			if err != nil && !(os.Geteuid() != 0 && !c.namespaces.Has(ns.User)) {
 				t.Fatal(err) // rootless, only the check for a user namespace may fail: nothing starts here
 			}
-			spec, err := c.spec(Command("/bin/true"), tt.prog, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, nil, nil)
+			spec, err := c.spec(Command("/bin/true"), tt.prog, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,7 +5,6 @@ package sandbox
 import (
 	"crypto/sha256"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/gosandbox/sandbox/internal/builtin"
@@ -69,31 +68,6 @@ func newProgram(input string, f *filter.Filter) (*program, error) {
 		p.warnings = append(p.warnings, input+": "+s)
 	}
 	return p, nil
-}
-
-// LaunchDeniedError is a profile that denies a call that the launch itself
-// makes once the filter is in: execve, and write and exit_group (with which
-// a failed exec is reported). Under such a profile the launcher would be
-// denied or killed before the program's first instruction, and could not
-// say why; so nothing is started. It comes wrapped in a ConfigError.
-type LaunchDeniedError struct {
-	// Calls are the calls denied, each with what the profile does to
-	// it, as a Violation would report it (Source SourceProfile).
-	Calls []Violation
-}
-
-// Error names the calls: "the profile denies what the launch needs:
-// execve (59, kill_thread), ...".
-func (e *LaunchDeniedError) Error() string {
-	var b strings.Builder
-	b.WriteString("the profile denies what the launch needs: ")
-	for i, c := range e.Calls {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s (%d, %s)", c.Syscall, c.Number, c.Action)
-	}
-	return b.String()
 }
 
 // actionOf names the action of a SECCOMP_RET_* verdict.

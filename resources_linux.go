@@ -28,9 +28,9 @@ func ReleaseCgroups() error {
 	return nil
 }
 
-// PooledCgroups returns the directories of the cgroups this process keeps
+// pooledCgroups returns the directories of the cgroups this process keeps
 // ready for reuse, all empty.
-func PooledCgroups() []string {
+func pooledCgroups() []string {
 	h, err := hierarchy()
 	if err != nil {
 		return nil

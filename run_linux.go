@@ -70,9 +70,22 @@ type Process struct {
 // Call Wait for the Result; Start's resources are released there, or when
 // the program ends (the copying of its output goes on until Wait).
 func Start(ctx context.Context, cmd *Cmd, opts ...Option) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, cmd, c, nil)
+}
+
+// start runs cmd under c, in a prepared child when pre is not nil, and
+// returns once the program runs.
+func start(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Process, error) {
 	p := &Process{launched: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		res, err := p.run(ctx, cmd, opts)
+		res, err := p.run(ctx, cmd, c, pre)
 		p.launchOnce.Do(func() { p.startErr = err; close(p.launched) })
 		p.res, p.err = res, err
 		close(p.done)
@@ -114,14 +127,12 @@ func (p *Process) Wait() (*Result, error) {
 	return p.res, p.err
 }
 
-// run is a whole run, from the options to the Result.
-func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	c, err := newConfig(opts)
-	if err != nil {
-		return nil, err
+// run is a whole run, from the configuration to the Result: in pre, a
+// child prepared for c (Pool), or else in a new one.
+func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Result, error) {
+	if pre != nil {
+		// Given up unless resumed (Resume then owns the child).
+		defer pre.discard()
 	}
 	if c.lim.timeout > 0 {
 		var cancel context.CancelFunc
@@ -148,14 +159,15 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 	if prog != nil {
 		res.Warnings = prog.warnings
 	}
-	grp, rlimits, err := c.resources(res)
-	if err != nil {
+	su := &setup{}
+	if pre != nil {
+		su, pre.setup = pre.setup, nil
+	} else if su, err = c.newSetup(); err != nil {
 		return nil, err
 	}
-	if grp != nil {
-		// Back to the pool once the run is over: checked empty first.
-		defer grp.Release()
-	}
+	defer su.release()
+	res.Enforced = su.enforced
+	grp := su.grp
 	k := &killer{}
 	st, err := newStdio(cmd, c.lim.output, c.direct, func() { k.kill(OutputExceeded) })
 	if err != nil {
@@ -168,29 +180,11 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 	// locked thread.
 	traced := strict || c.learn != nil
 
-	// The read-write binds, idmapped to the caller where they can be
-	// (as root): captured here, in the initial user namespace.
-	maps := c.userMaps()
-	trees, err := c.idmapped(res, maps.UID.Outside, maps.GID.Outside)
+	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, su, pre != nil)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		for _, f := range trees {
-			f.Close() // the launcher has its own copy, or is gone
-		}
-	}()
-	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, rlimits, trees)
-	if err != nil {
-		return nil, err
-	}
-	if grp != nil {
-		// Into its cgroup before its first step, so that everything it
-		// does is counted and its cgroup namespace is rooted there: made
-		// in it on v2 (CLONE_INTO_CGROUP), moved into it otherwise.
-		spec.Cgroup = grp.Dir()
-		spec.Prepare = grp.Add
-	}
+	su.place(spec)
 	if traced {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -205,7 +199,15 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, opts []Option) (*Result, er
 		auditor = audit()
 	}
 	start := time.Now()
-	proc, err := launch.Start(ctx, spec)
+	var proc *launch.Process
+	if pre != nil {
+		// The rest of the steps, from the park on.
+		_, spec.Program = spec.Program.Split()
+		proc, pre.proc = pre.proc, nil
+		err = proc.Resume(ctx, spec)
+	} else {
+		proc, err = launch.Start(ctx, spec)
+	}
 	st.closeChildEnds()
 	if err == nil && strict {
 		if err = enterStrict(proc.Guest); err != nil {

@@ -55,9 +55,11 @@ func (p *Process) Wait() (*Result, error) { return nil, errNoCgo }
 // Without cgo there are none.
 func ReleaseCgroups() error { return nil }
 
-// PooledCgroups returns the cgroups this process keeps ready for reuse.
-// Without cgo there are none.
-func PooledCgroups() []string { return nil }
+func pooledCgroups() []string { return nil }
+
+func (pl *Pool) warmRuns() int64 { return 0 }
+
+func (pl *Pool) readyNow() int { return 0 }
 
 // Learn runs cmd recording its system calls. Without cgo it always fails
 // with an error matching ErrUnsupported.
@@ -70,3 +72,22 @@ func Learn(cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
 func LearnContext(ctx context.Context, cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
 	return nil, nil, errNoCgo
 }
+
+// Pool keeps sandboxes prepared ahead of time. Without cgo there are none.
+type Pool struct{}
+
+// NewPool starts a Pool. Without cgo it always fails with an error
+// matching ErrUnsupported.
+func NewPool(size int, opts ...Option) (*Pool, error) { return nil, errNoCgo }
+
+// Run runs cmd in a sandbox of the Pool. Without cgo there is none.
+func (pl *Pool) Run(cmd *Cmd) (*Result, error) { return nil, errNoCgo }
+
+// RunContext runs cmd in a sandbox of the Pool. Without cgo there is none.
+func (pl *Pool) RunContext(ctx context.Context, cmd *Cmd) (*Result, error) { return nil, errNoCgo }
+
+// Start starts cmd in a sandbox of the Pool. Without cgo there is none.
+func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) { return nil, errNoCgo }
+
+// Close stops the Pool. Without cgo there is nothing to stop.
+func (pl *Pool) Close() error { return nil }

@@ -67,6 +67,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -342,6 +343,34 @@ var ErrNotFound = errors.New("executable file not found in the sandbox")
 // ErrNotExecutable is matched by the error of Run when the program exists
 // inside the sandbox but cannot be executed.
 var ErrNotExecutable = errors.New("file is not executable in the sandbox")
+
+// LaunchDeniedError is a profile that denies a call that the launch itself
+// makes once the filter is in: execve, and write and exit_group (with which
+// a failed exec is reported). Under such a profile the launcher would be
+// denied or killed before the program's first instruction, and could not
+// say why; so nothing is started. It comes wrapped in a ConfigError.
+type LaunchDeniedError struct {
+	// Calls are the calls denied, each with what the profile does to
+	// it, as a Violation would report it (Source SourceProfile).
+	Calls []Violation
+}
+
+// Error names the calls: "the profile denies what the launch needs:
+// execve (59, kill_thread), ...".
+func (e *LaunchDeniedError) Error() string {
+	var b strings.Builder
+	b.WriteString("the profile denies what the launch needs: ")
+	for i, c := range e.Calls {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (%d, %s)", c.Syscall, c.Number, c.Action)
+	}
+	return b.String()
+}
+
+// ErrPoolClosed is the error of a Pool's runs after Close.
+var ErrPoolClosed = errors.New("sandbox: pool closed")
 
 // ConfigError is an invalid option or input. Nothing was started.
 type ConfigError struct {

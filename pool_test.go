@@ -1,0 +1,144 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosandbox/sandbox"
+)
+
+// newPool is a Pool with the probe bound at /probe, closed at the end of
+// the test.
+func newPool(t *testing.T, size int, opts ...sandbox.Option) *sandbox.Pool {
+	t.Helper()
+	pl, err := sandbox.NewPool(size, append([]sandbox.Option{sandbox.WithBind(probeDir(t), "/probe")}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Close() })
+	return pl
+}
+
+func poolRun(t *testing.T, pl *sandbox.Pool, argv ...string) (*sandbox.Result, string) {
+	t.Helper()
+	var out strings.Builder
+	cmd := sandbox.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	res, err := pl.Run(cmd)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", argv, err)
+	}
+	return res, out.String()
+}
+
+// A prepared sandbox is used once: each run of a Pool starts in a fresh
+// pid namespace (the shell is pid 2, after its init: in a used one the
+// numbers would have moved on), with a fresh /tmp without the file the
+// last run left, no process the last run left behind, no System V queue
+// of the last run's (a fresh IPC namespace), and the configured hostname.
+// Every run waits for a prepared child, so that all are warm runs.
+// (Namespace inode numbers cannot tell: the kernel reuses a freed one.)
+func TestPoolRunsShareNothing(t *testing.T) {
+	pl := newPool(t, 1, sandbox.WithHostname("pooled"))
+	const script = `echo "pid: $$"
+echo "tmp: $(ls -A /tmp)"
+echo "host: $(hostname)"
+echo "procs: $(cat /proc/[0-9]*/comm | sort | tr '\n' ' ')"
+echo "queues: $(ipcs -q | grep -c '^0x')"
+echo left > /tmp/left; (sleep 1000 &); ipcmk -Q >/dev/null; hostname changed 2>/dev/null; true`
+	const runs = 6
+	for i := range runs {
+		waitReady(t, pl)
+		res, out := poolRun(t, pl, "/bin/sh", "-c", script)
+		wantExit(t, res, out, 0)
+		got := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			got[k] = strings.TrimSpace(v)
+		}
+		want := map[string]string{"pid": "2", "tmp": "", "host": "pooled", "queues": "0"}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("run %d: %s %q, want %q (output %q)", i, k, got[k], v, out)
+			}
+		}
+		if strings.Contains(got["procs"], "sleep") {
+			t.Errorf("run %d: a process of an earlier run is here: %q", i, got["procs"])
+		}
+	}
+	if w := sandbox.PoolWarmRuns(pl); w != runs {
+		t.Errorf("%d warm runs of %d", w, runs)
+	}
+}
+
+// waitReady waits until pl has a prepared child ready.
+func waitReady(t *testing.T, pl *sandbox.Pool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for sandbox.PoolReady(pl) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no prepared child after 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Runs of a Pool from many goroutines at once each get a sandbox (a
+// prepared one, or a new one when none is ready), and after Close they
+// fail with ErrPoolClosed.
+func TestPoolConcurrentAndClose(t *testing.T) {
+	pl := newPool(t, 2)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			var out strings.Builder
+			cmd := sandbox.Command("/bin/sh", "-c", fmt.Sprintf("echo %d", i))
+			cmd.Stdout = &out
+			res, err := pl.Run(cmd)
+			switch {
+			case err != nil:
+				errs <- err
+			case res.ExitCode != 0 || out.String() != fmt.Sprintf("%d\n", i):
+				errs <- fmt.Errorf("run %d: %+v %q", i, res, out.String())
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	pl.Close()
+	if _, err := pl.Run(sandbox.Command("/bin/true")); !errors.Is(err, sandbox.ErrPoolClosed) {
+		t.Errorf("after Close: %v, want ErrPoolClosed", err)
+	}
+	if _, err := pl.RunContext(context.Background(), sandbox.Command("/bin/true")); !errors.Is(err, sandbox.ErrPoolClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+}
+
+// A Pool runs under its options: limits, the policy and its verdicts, and
+// a bad configuration fails at NewPool.
+func TestPoolOptions(t *testing.T) {
+	pl := newPool(t, 1, sandbox.WithDockerDefaultKill(), sandbox.WithMemory(64<<20), sandbox.WithBestEffort())
+	res, out := poolRun(t, pl, "/probe/probe", "sys", "mount")
+	if res.Status != sandbox.SeccompKilled || len(res.Violations) != 1 || res.Violations[0].Syscall != "mount" {
+		t.Errorf("status %v violations %+v: %s", res.Status, res.Violations, out)
+	}
+	if m := mechanism(res, "memory"); m == "" {
+		t.Errorf("memory limit not enforced: %+v", res.Enforced)
+	}
+	if _, err := sandbox.NewPool(0); err == nil {
+		t.Error("NewPool(0) worked")
+	}
+	var ce *sandbox.ConfigError
+	if _, err := sandbox.NewPool(1, sandbox.WithBind("/no/such/dir", "/x")); !errors.As(err, &ce) {
+		t.Errorf("NewPool with a missing bind: %v, want a ConfigError", err)
+	}
+}
