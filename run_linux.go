@@ -133,6 +133,9 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 	if pre != nil {
 		// Given up unless resumed (Resume then owns the child).
 		defer pre.discard()
+	} else {
+		// The zygote's start overlaps with the set-up below.
+		launch.Warm()
 	}
 	if c.lim.timeout > 0 {
 		var cancel context.CancelFunc

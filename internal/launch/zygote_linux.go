@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -22,10 +23,27 @@ import (
 )
 
 // zygote is this process's connection to its zygote (zygote.c), started on
-// first use and again if it dies.
+// first use (or by Warm) and again if it dies.
 type zygote struct {
-	mu   sync.Mutex
-	sock int // -1: none running
+	mu      sync.Mutex
+	sock    int         // -1: none running
+	running atomic.Bool // sock >= 0, for Warm to read without the lock
+}
+
+// Warm starts the zygote in the background if none runs, so that its
+// start (an exec of this executable) overlaps with what the caller does
+// before its first launch.
+func Warm() {
+	if zyg.running.Load() {
+		return
+	}
+	go func() {
+		zyg.mu.Lock()
+		defer zyg.mu.Unlock()
+		if zyg.sock < 0 {
+			_ = zyg.start() // a failure is the next launch's to report
+		}
+	}()
 }
 
 var zyg = &zygote{sock: -1}
@@ -55,6 +73,7 @@ func (z *zygote) spawn(flags uint64, blk []byte, relocs []uint32, cgroup int, fd
 		// another.
 		unix.Close(z.sock)
 		z.sock = -1
+		z.running.Store(false)
 		// Once more, but only if it cannot have forked a child for
 		// this request (it forks once it has the whole of it): a
 		// second child would share the first's pipes, and either
@@ -140,6 +159,7 @@ func (z *zygote) start() error {
 	}
 	go cmd.Wait() // reaped when it ends
 	z.sock = pair[0]
+	z.running.Store(true)
 	return nil
 }
 
