@@ -130,11 +130,17 @@ func firstRun() int {
 }
 
 // BenchmarkThroughput runs /bin/true from 4 goroutines at once, 25 times
-// each, with os/exec and then with sandbox.Run, in turn, and reports the
-// median rates ("exec-per-s", "sandbox-per-s") and their ratio
-// ("throughput-ratio", target >= 0.8).
+// each, with os/exec, with sandbox.Run and with a Pool of 4, in turn, and
+// reports the median rates ("exec-per-s", "sandbox-per-s", "pool-per-s")
+// and the ratios to os/exec ("throughput-ratio", target >= 0.8;
+// "pool-ratio").
 func BenchmarkThroughput(b *testing.B) {
 	const workers, each = 4, 25
+	pl, err := sandbox.NewPool(workers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pl.Close()
 	round := func(f func() error) float64 {
 		t0 := time.Now()
 		var g errgroup
@@ -153,17 +159,26 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		return workers * each / time.Since(t0).Seconds()
 	}
-	var ex, sb []float64
+	poolTrue := func() error {
+		res, err := pl.Run(sandbox.Command("/bin/true"))
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("Pool.Run: %+v", res)
+		}
+		return err
+	}
+	var ex, sb, po []float64
 	for b.Loop() {
 		ex = append(ex, round(func() error { return exec.Command("/bin/true").Run() }))
 		sb = append(sb, round(func() error { return runTrue() }))
+		po = append(po, round(poolTrue))
 	}
-	slices.Sort(ex)
-	slices.Sort(sb)
-	e, s := ex[len(ex)/2], sb[len(sb)/2]
+	med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	e, s, p := med(ex), med(sb), med(po)
 	b.ReportMetric(e, "exec-per-s")
 	b.ReportMetric(s, "sandbox-per-s")
+	b.ReportMetric(p, "pool-per-s")
 	b.ReportMetric(s/e, "throughput-ratio")
+	b.ReportMetric(p/e, "pool-ratio")
 }
 
 // errgroup runs functions in goroutines and keeps the first error.

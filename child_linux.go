@@ -104,7 +104,7 @@ const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO
 // With park, the child stops between 7 and 8 (a Pool's prepared child):
 // what comes before depends on the configuration alone, what comes after
 // on the program too.
-func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidates []string, su *setup, park bool) (*launch.Spec, error) {
+func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []string, su *setup, park bool) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -230,33 +230,10 @@ func (c *config) spec(cmd *Cmd, prog *program, fds []int32, argv, env, candidate
 		p.Init(d("init", "fork the program", ""))
 	}
 	p.UnblockSignals(d("signals", "unblock", ""))
-	switch {
-	case prog != nil && prog.notify != nil:
-		// The filter comes last before execve, so that it judges only
-		// the program, never the setup. Its errno returns notify the
-		// supervisor, which answers with the same errno.
-		p.Seccomp(d("seccomp", "install filter", ""), prog.notify, true, prog.flags)
-	case prog != nil && prog.agent != "":
-		// The listener goes to the profile's agent (sendToAgent),
-		// which answers its SCMP_ACT_NOTIFY calls.
-		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, true, prog.flags)
-	case prog != nil && c.learn != nil:
-		// Learning: the filter's traps stop the program for its
-		// tracer, which records each call (traceLearn).
-		spec.Trace = learnTraceOptions
-		p.Tracee(d("learn", "PTRACE_SEIZE", ""))
-		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false, prog.flags)
-	case prog != nil:
-		p.Seccomp(d("seccomp", "install filter", ""), prog.bpf, false, prog.flags)
-	}
-	if c.policy == strictPolicy {
-		// Strict mode is entered at the exec stop (enterStrict).
-		spec.Trace = unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_EXITKILL
-		p.Tracee(d("strict", "PTRACE_SEIZE", ""))
-		p.ExecStatic(d("exec", "execve", cmd.Path), candidates, argv, env)
-		return spec, nil
-	}
-	p.Exec(d("exec", "execve", cmd.Path), candidates, argv, env)
+	// The mode's steps: the filter (the last step before execve, so that
+	// it judges only the program, never the setup) or the tracer's
+	// seize, then the exec.
+	m.steps(p, spec, execStep{desc: d("exec", "execve", cmd.Path), candidates: candidates, argv: argv, env: env})
 	return spec, nil
 }
 

@@ -15,25 +15,27 @@ import (
 // privilege (nothing is started): the orderings security depends on, as
 // the doc comment of config.spec lists them.
 func TestChildOrder(t *testing.T) {
-	filtered := &program{bpf: make([]byte, 8), notify: make([]byte, 8)}
+	filter := &filtered{prog: &program{bpf: make([]byte, 8), notify: make([]byte, 8)}}
+	rec := &learned{calls: map[call]bool{}}
 	learn := func(c *config) error {
-		c.learn = &learned{calls: map[call]bool{}}
+		c.learn = rec
 		return setPolicy(c, "Learn", learnPolicy)
 	}
 	tests := []struct {
 		name string
 		opts []Option
-		prog *program
+		mode mode
 	}{
-		{"default", nil, filtered},
-		{"no user namespace", []Option{WithoutNamespaces(ns.User)}, filtered},
-		{"strict", []Option{WithStrict()}, nil},
-		{"learn", []Option{learn}, &program{bpf: make([]byte, 8)}}, // a learning filter has no notify variant
-		{"no mount namespace", []Option{WithoutNamespaces(ns.Mount)}, filtered},
-		{"no pid namespace", []Option{WithoutNamespaces(ns.PID)}, filtered},
-		{"no init", []Option{WithoutInit()}, filtered},
-		{"binds", []Option{WithBind("/usr", "/x"), WithBindRW(os.TempDir(), "/w")}, filtered},
-		{"unconfined", []Option{WithoutSeccomp()}, nil},
+		{"default", nil, filter},
+		{"no user namespace", []Option{WithoutNamespaces(ns.User)}, filter},
+		{"strict", []Option{WithStrict()}, &strictMode{call: -1}},
+		// A learning filter has no notify variant.
+		{"learn", []Option{learn}, &learning{filtered: &filtered{prog: &program{bpf: make([]byte, 8)}}, rec: rec}},
+		{"no mount namespace", []Option{WithoutNamespaces(ns.Mount)}, filter},
+		{"no pid namespace", []Option{WithoutNamespaces(ns.PID)}, filter},
+		{"no init", []Option{WithoutInit()}, filter},
+		{"binds", []Option{WithBind("/usr", "/x"), WithBindRW(os.TempDir(), "/w")}, filter},
+		{"unconfined", []Option{WithoutSeccomp()}, unconfined{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,7 +43,7 @@ func TestChildOrder(t *testing.T) {
 			if err != nil && !(os.Geteuid() != 0 && !c.namespaces.Has(ns.User)) {
 				t.Fatal(err) // rootless, only the check for a user namespace may fail: nothing starts here
 			}
-			spec, err := c.spec(Command("/bin/true"), tt.prog, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, false)
+			spec, err := c.spec(Command("/bin/true"), tt.mode, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +83,9 @@ func TestChildOrder(t *testing.T) {
 			pdeath := one("parent-death signal", at(op("parent-death signal")))
 			before("the id change", uid, "the parent-death signal", pdeath)
 			before("no_new_privs", nnp, "the exec", last)
-			if tt.prog != nil {
+			_, none := tt.mode.(unconfined)
+			_, strict := tt.mode.(*strictMode)
+			if !none && !strict {
 				// The filter judges the program alone: last before exec.
 				sc := one("seccomp", at(stage("seccomp")))
 				if sc != last-1 {

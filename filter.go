@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosandbox/sandbox/internal/builtin"
 	"github.com/gosandbox/sandbox/internal/filter"
+	"github.com/gosandbox/sandbox/internal/ptrace"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -156,6 +157,6 @@ func compileProfile(json []byte) (*filter.Filter, error) {
 
 // abiNative is the name of the native ABI, as a Violation's Arch.
 func abiNative() string {
-	_, abi := filter.SyscallName(auditArchNative, 0)
+	_, abi := filter.SyscallName(ptrace.AuditArch, 0)
 	return abi
 }

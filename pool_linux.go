@@ -98,7 +98,7 @@ func (c *config) prepare() (*prepared, error) {
 	}
 	// The program-independent head of the steps: nothing of this Cmd
 	// is in it.
-	spec, err := c.spec(&Cmd{}, nil, nil, nil, nil, nil, su, true)
+	spec, err := c.spec(&Cmd{}, unconfined{}, nil, nil, nil, nil, su, true)
 	if err != nil {
 		su.release()
 		return nil, err

@@ -11,9 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/gosandbox/sandbox/internal/launch"
-	"github.com/gosandbox/sandbox/ns"
 	"golang.org/x/sys/unix"
 )
 
@@ -146,22 +144,11 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 	if err != nil {
 		return nil, err
 	}
-	var prog *program
-	if c.policy.compile != nil {
-		if prog, err = c.policy.compile(); err != nil {
-			return nil, err
-		}
+	m, warnings, err := c.newMode(len(cmd.ExtraFiles))
+	if err != nil {
+		return nil, err
 	}
-	if c.learn != nil {
-		prog = &program{bpf: filter.Learning(auditArchNative, uint32(3+len(cmd.ExtraFiles)))}
-	}
-	if prog != nil {
-		prog = prog.guarded(c.namespaces.Has(ns.Net))
-	}
-	res := &Result{SeccompMode: c.policy.mode}
-	if prog != nil {
-		res.Warnings = prog.warnings
-	}
+	res := &Result{SeccompMode: c.policy.mode, Warnings: warnings}
 	su := &setup{}
 	if pre != nil {
 		su, pre.setup = pre.setup, nil
@@ -177,29 +164,16 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 		return nil, err
 	}
 	defer st.closeAll()
-	strict := c.policy == strictPolicy
-	// Strict mode and learning trace the program: its tracer is the
-	// thread that attaches (in Start), so start, trace and wait on one
-	// locked thread.
-	traced := strict || c.learn != nil
-
-	spec, err := c.spec(cmd, prog, st.fds, argv, env, candidates, su, pre != nil)
+	spec, err := c.spec(cmd, m, st.fds, argv, env, candidates, su, pre != nil)
 	if err != nil {
 		return nil, err
 	}
 	su.place(spec)
-	if traced {
+	if m.traced() {
+		// The tracer is the thread that attaches (in Start): start,
+		// trace and wait on one locked thread.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-	}
-	// Without a listener the kernel carries out every kill of the
-	// filter, and with one its thread kills (no one can kill one thread
-	// of another process): SIGSYS, named by the audit records where
-	// they can be read (root). Their reader starts before the program.
-	kernelKills := prog != nil && (prog.notify == nil || prog.threadKills)
-	var auditor *auditLog
-	if kernelKills {
-		auditor = audit()
 	}
 	start := time.Now()
 	var proc *launch.Process
@@ -212,48 +186,16 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 		proc, err = launch.Start(ctx, spec)
 	}
 	st.closeChildEnds()
-	if err == nil && strict {
-		if err = enterStrict(proc.Guest); err != nil {
-			proc.Abort()
-		}
-	}
 	if err != nil {
 		return nil, launchError(cmd, err)
 	}
 	k.proc = proc
 	var viol violations
-	// The run's pid namespace tells its audit records from others'.
-	var pidns uint64
-	if kernelKills && c.namespaces.Has(ns.PID) {
-		pidns = nsInode(proc.Guest, "pid")
-	}
-	stopNotifier := func() {}
-	switch {
-	case proc.Listener != nil && prog.agent != "":
-		// The runtime-spec's seccomp agent: it gets the listener and
-		// the state, and answers the profile's SCMP_ACT_NOTIFY calls.
-		err := sendToAgent(prog.agent, prog.agentMetadata, proc.Guest, proc.Listener)
-		proc.Listener.Close()
-		if err != nil {
-			// Unanswered, the program's NOTIFY calls would wait for
-			// ever.
-			proc.Abort()
-			return nil, &SetupError{Stage: "seccomp", Op: "send the listener to the agent", Path: prog.agent, Err: err}
-		}
-	case proc.Listener != nil:
-		mainPid := proc.Guest
-		n, err := startNotifier(proc.Listener, prog.bpf, &viol, func(pid int) {
-			if pid == mainPid {
-				k.seccompKilled()
-			}
-		})
-		if err != nil {
-			// Unanswered, the program's denied calls would block
-			// for ever. (Abort closes the listener.)
-			proc.Abort()
-			return nil, &SetupError{Stage: "seccomp", Op: "start the notifier", Err: err}
-		}
-		stopNotifier = n.stop
+	r := &runState{c: c, proc: proc, k: k, viol: &viol}
+	stopMode, err := m.follow(r)
+	if err != nil {
+		proc.Abort()
+		return nil, err
 	}
 	st.start()
 	stop := k.watch(ctx, &c.lim, grp)
@@ -261,22 +203,14 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 
 	var ws unix.WaitStatus
 	var ru unix.Rusage
-	strictCall := -1
-	switch {
-	case strict:
-		strictCall, err = waitStrict(proc.Guest)
-	case c.learn != nil:
-		err = traceLearn(proc.Guest, c.learn)
-	}
-	if err == nil {
+	if err = m.wait(r); err == nil {
 		ws, ru, err = proc.Wait()
 	} else {
 		proc.Abort()
 	}
 	res.WallTime = time.Since(start)
 	stop()
-	// Every process with the filter is gone: no call is left to answer.
-	stopNotifier()
+	stopMode()
 	proc.Release()
 	if grp != nil {
 		res.CPUTime, _ = grp.CPU()
@@ -306,16 +240,8 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 	// Without a cgroup (WithBestEffort), RLIMIT_CPU stands in for the
 	// CPU-time limit.
 	cpuByRlimit := grp == nil && c.lim.cpuTime > 0
-	res.verdict(ws, k, kernelKills, strictCall >= 0, cpuByRlimit, c.lim.cpuTime)
-	switch {
-	case strictCall >= 0 && res.Status == SeccompKilled:
-		viol.add(strictViolation(strictCall))
-	case kernelKills:
-		died := res.Status == SeccompKilled && !k.seccomp
-		for _, v := range kernelKillViolations(auditor, proc.Guest, pidns, died) {
-			viol.add(v)
-		}
-	}
+	res.verdict(ws, k, m.killed(ws), cpuByRlimit, c.lim.cpuTime)
+	m.report(r, res)
 	res.Violations, res.ViolationCount = viol.list, viol.count
 	return res, nil
 }

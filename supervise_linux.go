@@ -12,28 +12,16 @@ import (
 	"time"
 
 	"github.com/gosandbox/sandbox/internal/cgroup"
-	"github.com/gosandbox/sandbox/internal/filter"
 	"github.com/gosandbox/sandbox/internal/launch"
 	"golang.org/x/sys/unix"
 )
 
-// strictViolation is the call strict mode killed the program in, as the
-// exit stop showed it (waitStrict).
-func strictViolation(nr int) Violation {
-	name, abi := filter.SyscallName(auditArchNative, nr)
-	if name == "" {
-		name = "unknown"
-	}
-	return Violation{Syscall: name, Number: nr, Arch: abi, Action: ActionKill, Source: SourcePtrace}
-}
-
 // verdict sets Status, ExitCode and Signal from the wait status and what
 // the supervisor saw, in the precedence documented on Result. A
-// MemoryExceeded status is set already. kernelKills says a seccomp filter
-// was installed whose kills the kernel carries out, strictKill that strict
-// mode's exit stop showed a forbidden call, cpuByRlimit that RLIMIT_CPU
-// enforced the CPU-time limit cpuTime.
-func (res *Result) verdict(ws unix.WaitStatus, k *killer, kernelKills, strictKill, cpuByRlimit bool, cpuTime time.Duration) {
+// MemoryExceeded status is set already. policyKill says the run's mode
+// takes ws for a kill of its policy (mode.killed), cpuByRlimit that
+// RLIMIT_CPU enforced the CPU-time limit cpuTime.
+func (res *Result) verdict(ws unix.WaitStatus, k *killer, policyKill, cpuByRlimit bool, cpuTime time.Duration) {
 	var st Status
 	switch {
 	case ws.Exited():
@@ -49,13 +37,9 @@ func (res *Result) verdict(ws unix.WaitStatus, k *killer, kernelKills, strictKil
 		case ws.Signal() == syscall.SIGKILL && k.killed:
 			// The supervisor's own kill ended it.
 			st = k.reason
-		case ws.Signal() == syscall.SIGSYS && kernelKills:
-			// Every filter can kill: its kill actions and its
-			// bad-arch action end the process with SIGSYS.
-			st = SeccompKilled
-		case ws.Signal() == syscall.SIGKILL && strictKill:
-			// Strict mode kills with SIGKILL inside the forbidden
-			// call (waitStrict saw it at the exit stop).
+		case policyKill:
+			// The kernel's kill for the policy: SIGSYS for a
+			// filter's, SIGKILL in a call strict mode forbids.
 			st = SeccompKilled
 		case ws.Signal() == syscall.SIGKILL && cpuByRlimit && res.CPUTime >= cpuTime:
 			// RLIMIT_CPU kills with SIGKILL at its hard limit, the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gosandbox/sandbox/internal/filter"
+	"github.com/gosandbox/sandbox/internal/ptrace"
 	"golang.org/x/sys/unix"
 )
 
@@ -173,7 +174,7 @@ func killCaller(lfd int, req *seccompNotif) (int, bool) {
 
 // tgidOf returns the process (thread group) of thread tid, or tid.
 func tgidOf(tid int) int {
-	if n := procStatus(tid, "Tgid"); n > 0 {
+	if n := ptrace.ProcStatus(tid, "Tgid"); n > 0 {
 		return n
 	}
 	return tid

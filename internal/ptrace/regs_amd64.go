@@ -1,6 +1,6 @@
-//go:build linux && cgo
+//go:build linux
 
-package sandbox
+package ptrace
 
 import "golang.org/x/sys/unix"
 
@@ -23,4 +23,5 @@ func syscallReturn(regs *unix.PtraceRegs) int64 { return int64(regs.Rax) }
 // syscallNumber is the call the tracee is in, or -1.
 func syscallNumber(regs *unix.PtraceRegs) int { return int(int64(regs.Orig_rax)) }
 
-const auditArchNative = 0xc000003e // AUDIT_ARCH_X86_64
+// AuditArch is the native ABI's AUDIT_ARCH_* value.
+const AuditArch = 0xc000003e // AUDIT_ARCH_X86_64

@@ -1,6 +1,6 @@
-//go:build linux && cgo
+//go:build linux
 
-package sandbox
+package ptrace
 
 import "golang.org/x/sys/unix"
 
@@ -23,4 +23,5 @@ func syscallReturn(regs *unix.PtraceRegs) int64 { return int64(regs.Regs[0]) }
 // syscallNumber is the call the tracee is in (x8 holds it on entry).
 func syscallNumber(regs *unix.PtraceRegs) int { return int(regs.Regs[8]) }
 
-const auditArchNative = 0xc00000b7 // AUDIT_ARCH_AARCH64
+// AuditArch is the native ABI's AUDIT_ARCH_* value.
+const AuditArch = 0xc00000b7 // AUDIT_ARCH_AARCH64
