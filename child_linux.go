@@ -35,8 +35,7 @@ func launchError(cmd *Cmd, err error) error {
 	}
 	if se.Stage == "clone" && (errors.Is(se.Err, unix.EPERM) || errors.Is(se.Err, unix.ENOSPC) || errors.Is(se.Err, unix.EINVAL) || errors.Is(se.Err, unix.EUSERS)) {
 		// No namespaces for us: user namespaces are off, or too many.
-		// One line, both matchable: ErrUnsupported and the step.
-		return fmt.Errorf("%w: %w", ErrUnsupported, out)
+		return &UnsupportedError{What: "namespaces", Err: out}
 	}
 	return out
 }

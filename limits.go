@@ -174,8 +174,8 @@ func WithCPUs(list string) Option {
 // WithBestEffort lets a run go on when a limit cannot be enforced as asked
 // (no usable cgroup, rootless without delegation): the rlimit stand-ins
 // are used where there are some, and Result.Enforced says what enforced
-// each limit. Without it such a run fails with an error matching
-// ErrUnsupported that says what to do.
+// each limit. Without it such a run fails with an *UnsupportedError
+// (matching ErrUnsupported) that says what to do.
 func WithBestEffort() Option {
 	return func(c *config) error {
 		c.lim.bestEffort = true

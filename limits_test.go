@@ -284,7 +284,8 @@ func TestLimitUnsupported(t *testing.T) {
 		t.Skip("this user can make cgroups; the rootless leg runs this")
 	}
 	_, err := sandbox.Run(sandbox.Command("/bin/true"), sandbox.WithMemory(64<<20))
-	if !errors.Is(err, sandbox.ErrUnsupported) || !strings.Contains(err.Error(), "best effort") {
+	var ue *sandbox.UnsupportedError
+	if !errors.As(err, &ue) || !errors.Is(err, sandbox.ErrUnsupported) || !strings.Contains(err.Error(), "best effort") {
 		t.Errorf("Run: %v", err)
 	}
 }

@@ -122,7 +122,7 @@ func (c *config) check() error {
 		return &ConfigError{Input: "mounts", Err: errors.New("need the mount namespace (conflicts with WithoutNamespaces(ns.Mount))")}
 	}
 	if !c.namespaces.Has(ns.User) && os.Geteuid() != 0 {
-		return &ConfigError{Input: "WithoutNamespaces(ns.User)", Err: fmt.Errorf("%w: without a user namespace only host root can build a sandbox", ErrUnsupported)}
+		return &UnsupportedError{What: "WithoutNamespaces(ns.User)", Err: errors.New("without a user namespace only host root can build a sandbox")}
 	}
 	if c.namespaces.Has(ns.Mount) {
 		if err := c.root.Validate(); err != nil {

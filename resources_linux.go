@@ -98,7 +98,7 @@ func (c *config) resources(res *Result) (*cgroup.Group, []rlimit, error) {
 	}
 	if err != nil {
 		if !l.bestEffort {
-			return nil, nil, &ConfigError{Input: "limits", Err: fmt.Errorf("%w: %w", ErrUnsupported, err)}
+			return nil, nil, &UnsupportedError{What: "limits", Err: err}
 		}
 		// The stand-ins, per process rather than per sandbox.
 		byRlimit("memory", unix.RLIMIT_AS, l.memory)

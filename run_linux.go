@@ -35,9 +35,9 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 // be executed inside the sandbox, a *GuestError (matching ErrNotExecutable)
 // when strict mode refuses it, a *SetupError naming the stage, operation and
 // path of a failed setup step (it unwraps to the errno; ErrStrictSetup when
-// entering strict mode failed), or an error matching ErrUnsupported when a
-// protection that was asked for is not available; ctx's error when ctx was
-// done before the start. Otherwise the
+// entering strict mode failed), or an *UnsupportedError (matching
+// ErrUnsupported) when a protection that was asked for is not available
+// here; ctx's error when ctx was done before the start. Otherwise the
 // error is nil and the Result says how the program ended, whatever it did.
 //
 // RunContext is Start followed by Wait. It is safe to call from many

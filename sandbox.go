@@ -336,6 +336,26 @@ type Result struct {
 // user namespaces, a kernel too old. It wraps errors.ErrUnsupported.
 var ErrUnsupported = fmt.Errorf("sandbox: protection unavailable: %w", errors.ErrUnsupported)
 
+// UnsupportedError is a protection that was asked for and that this host
+// cannot give as the caller runs: no usable cgroup for a limit, no user
+// namespace, a kernel too old. The configuration is valid; the
+// environment is short. Nothing was started. It matches ErrUnsupported and
+// its cause.
+type UnsupportedError struct {
+	// What names the protection: an option or a limit.
+	What string
+	// Err says why, and what to do.
+	Err error
+}
+
+// Error names the protection and why it is missing.
+func (e *UnsupportedError) Error() string {
+	return "sandbox: " + e.What + ": protection unavailable: " + e.Err.Error()
+}
+
+// Unwrap returns ErrUnsupported and the cause.
+func (e *UnsupportedError) Unwrap() []error { return []error{ErrUnsupported, e.Err} }
+
 // ErrNotFound is matched by the error of Run when the program does not exist
 // inside the sandbox.
 var ErrNotFound = errors.New("executable file not found in the sandbox")

@@ -1,7 +1,3 @@
-// Package ns names the Linux namespaces a sandbox can have and computes the
-// id maps of its user namespace.
-//
-// It is used by package sandbox; its types appear in sandbox's options.
 package ns
 
 import (

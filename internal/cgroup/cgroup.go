@@ -260,13 +260,13 @@ func (h *Hierarchy) Close() error {
 	h.mu.Unlock()
 	var err error
 	for _, g := range free {
-		err = errors.Join(err, g.remove())
+		err = join(err, g.remove())
 	}
 	for _, dir := range made {
 		// Busy or not empty: another supervisor's groups, or a run
 		// still going, live there. Theirs to remove.
 		if e := os.Remove(dir); e != nil && !errors.Is(e, unix.EBUSY) && !errors.Is(e, unix.ENOTEMPTY) && !errors.Is(e, os.ErrNotExist) {
-			err = errors.Join(err, e)
+			err = join(err, e)
 		}
 	}
 	return err
@@ -280,7 +280,7 @@ func (g *Group) remove() error {
 	}
 	for _, p := range g.paths {
 		if e := os.Remove(p); e != nil && !errors.Is(e, os.ErrNotExist) {
-			err = errors.Join(err, e)
+			err = join(err, e)
 		}
 	}
 	g.paths = map[string]string{}
@@ -324,3 +324,35 @@ func readKey(file, key string) (uint64, error) {
 	}
 	return 0, fmt.Errorf("%s: no %q", file, key)
 }
+
+// join is errors.Join on one line: the errors that are not nil, "; "
+// between them, each matched by errors.Is and errors.As.
+func join(errs ...error) error {
+	var j joined
+	for _, err := range errs {
+		if e, ok := err.(joined); ok {
+			j = append(j, e...)
+		} else if err != nil {
+			j = append(j, err)
+		}
+	}
+	switch len(j) {
+	case 0:
+		return nil
+	case 1:
+		return j[0]
+	}
+	return j
+}
+
+type joined []error
+
+func (j joined) Error() string {
+	s := make([]string, len(j))
+	for i, err := range j {
+		s[i] = err.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (j joined) Unwrap() []error { return j }

@@ -3,6 +3,8 @@
 package cgroup
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,5 +220,17 @@ func TestReal(t *testing.T) {
 	g3.Release()
 	if err := h.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// Joined errors print on one line and each still matches.
+func TestJoin(t *testing.T) {
+	a, b := errors.New("a"), fs.ErrPermission
+	err := join(nil, a, join(b, nil))
+	if err.Error() != "a; permission denied" || !errors.Is(err, a) || !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("join: %q", err)
+	}
+	if join(nil, nil) != nil || join(a) != a {
+		t.Error("join of none or one")
 	}
 }

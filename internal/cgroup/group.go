@@ -123,24 +123,24 @@ func (g *Group) setLimits(l Limits) error {
 	case V2:
 		d := g.dir("")
 		if changed(l.Pids, g.set.Pids) {
-			err = errors.Join(err, write(d, "pids.max", pids))
+			err = join(err, write(d, "pids.max", pids))
 		}
 		if l.CPUs != "" || (g.written && g.set.CPUs != "") {
-			err = errors.Join(err, write(d, "cpuset.cpus", l.CPUs))
+			err = join(err, write(d, "cpuset.cpus", l.CPUs))
 		}
 		// The charge left over first, then memory.peak reset (a write,
 		// 6.12+; where it cannot be, PeakMemory is the peak since the
 		// group was made).
 		cur, _ := readInt(filepath.Join(d, "memory.current"))
 		g.memBase = int64(cur)
-		err = errors.Join(err, writeIfExists(d, "memory.peak", "0"))
+		err = join(err, writeIfExists(d, "memory.peak", "0"))
 		g.oomBase, _ = readKey(filepath.Join(d, "memory.events"), "oom_kill")
 		usec, _ := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
 		g.cpuBase = time.Duration(usec) * time.Microsecond
 	case V1:
 		m := g.dir("memory")
 		if changed(l.Pids, g.set.Pids) {
-			err = errors.Join(err, write(g.dir("pids"), "pids.max", pids))
+			err = join(err, write(g.dir("pids"), "pids.max", pids))
 		}
 		if changed(l.CPUs, g.set.CPUs) {
 			cpus := l.CPUs
@@ -148,14 +148,14 @@ func (g *Group) setLimits(l Limits) error {
 				b, _ := os.ReadFile(filepath.Join(filepath.Dir(g.dir("cpuset")), "cpuset.cpus"))
 				cpus = strings.TrimSpace(string(b))
 			}
-			err = errors.Join(err, write(g.dir("cpuset"), "cpuset.cpus", cpus))
+			err = join(err, write(g.dir("cpuset"), "cpuset.cpus", cpus))
 		}
 		// The charge left over, read before max_usage resets to the
 		// usage of the moment: frees of the last run still landing
 		// in between can then only lower the peak below the base.
 		cur, _ := readInt(filepath.Join(m, "memory.usage_in_bytes"))
 		g.memBase = int64(cur)
-		err = errors.Join(err, write(m, "memory.max_usage_in_bytes", "0"))
+		err = join(err, write(m, "memory.max_usage_in_bytes", "0"))
 		g.oomBase, _ = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill")
 		ns, _ := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
 		g.cpuBase = time.Duration(ns)
@@ -180,7 +180,7 @@ func (g *Group) PidsLimitHits() (uint64, error) {
 // none.
 func (g *Group) writeMemory(mem string) error {
 	if g.h.Version == V2 {
-		return errors.Join(write(g.dir(""), "memory.max", mem),
+		return join(write(g.dir(""), "memory.max", mem),
 			// Swap does not count as memory: allow none.
 			writeIfExists(g.dir(""), "memory.swap.max", "0"))
 	}
@@ -190,7 +190,7 @@ func (g *Group) writeMemory(mem string) error {
 	// memsw may never be below memory: lift it, set memory, then make
 	// memsw equal to it (no swap).
 	m := g.dir("memory")
-	return errors.Join(
+	return join(
 		writeIfExists(m, "memory.memsw.limit_in_bytes", "-1"),
 		write(m, "memory.limit_in_bytes", mem),
 		writeIfExists(m, "memory.memsw.limit_in_bytes", mem))
