@@ -117,6 +117,13 @@ var profileCache struct {
 
 const profileCacheSize = 128
 
+// releaseProfiles empties the cache of compiled profiles.
+func releaseProfiles() {
+	profileCache.Lock()
+	defer profileCache.Unlock()
+	profileCache.m = nil
+}
+
 // customPolicy parses and compiles a Docker-format profile, or takes it from
 // the cache.
 func customPolicy(input string, json []byte) (*policy, error) {

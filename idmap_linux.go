@@ -127,3 +127,13 @@ func idmapUserns(k idmapKey) (*os.File, error) {
 	idmapUsernses.m[k] = f
 	return f, nil
 }
+
+// releaseIdmaps closes the idmappings' user namespaces.
+func releaseIdmaps() {
+	idmapUsernses.Lock()
+	defer idmapUsernses.Unlock()
+	for k, f := range idmapUsernses.m {
+		f.Close()
+		delete(idmapUsernses.m, k)
+	}
+}

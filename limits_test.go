@@ -374,12 +374,12 @@ func TestMixedVerdictsNoLeaks(t *testing.T) {
 				t.Errorf("%s: procs %q %v", d, b, err)
 			}
 		}
-		if err := sandbox.ReleaseCgroups(); err != nil {
+		if err := sandbox.Shutdown(); err != nil {
 			t.Error(err)
 		}
 		for _, d := range dirs {
 			if _, err := os.Stat(d); err == nil {
-				t.Errorf("%s left after ReleaseCgroups", d)
+				t.Errorf("%s left after Shutdown", d)
 			}
 		}
 	}
@@ -596,5 +596,36 @@ func TestDefaultOutputLimitCountsOnlyWriters(t *testing.T) {
 	}
 	if res.Status != sandbox.Exited || out.String() != "done\n" {
 		t.Errorf("status %v, output %q; want exited, with stderr discarded uncounted", res.Status, out.String())
+	}
+}
+
+// Shutdown releases all the process-wide state: the zygote ends, and so
+// do the audit reader's and the notifier's goroutines and fds; a run after
+// it starts what it needs again.
+func TestShutdown(t *testing.T) {
+	runTrue(sandbox.WithProfile([]byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_KILL_THREAD"}]}`)))
+	zygotes := func() int {
+		out, _ := exec.Command("pgrep", "-f", "-P", fmt.Sprint(os.Getpid()), "gosandbox-zygote").Output()
+		return len(strings.Fields(string(out)))
+	}
+	if zygotes() != 1 {
+		t.Fatalf("%d zygotes before Shutdown, want 1", zygotes())
+	}
+	fds := openFDs(t)
+	if err := sandbox.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for zygotes() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := zygotes(); n != 0 {
+		t.Errorf("%d zygotes after Shutdown", n)
+	}
+	if after := openFDs(t); after >= fds {
+		t.Errorf("%d fds open before Shutdown, %d after: the zygote's socket (and the audit reader's, as root) should be closed", fds, after)
+	}
+	if err := runTrue(); err != nil {
+		t.Errorf("a run after Shutdown: %v", err)
 	}
 }

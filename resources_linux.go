@@ -13,11 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ReleaseCgroups removes the cgroups this process keeps ready for reuse
-// (made for runs with memory, pids, CPU-time or CPU limits). Call it at
-// shutdown; groups of a run still going are left, and removed by the next
-// process that finds their supervisor gone. A later run makes new ones.
-func ReleaseCgroups() error {
+// releaseCgroups removes the cgroups this process keeps ready for reuse;
+// groups of a run still going are left, and removed by the next process
+// that finds their supervisor gone.
+func releaseCgroups() error {
 	h, err := hierarchy()
 	if err != nil {
 		return nil // none were made

@@ -51,9 +51,9 @@ func (p *Process) Signal(sig os.Signal) error { return errNoCgo }
 // Wait waits for the program. Without cgo there is no program.
 func (p *Process) Wait() (*Result, error) { return nil, errNoCgo }
 
-// ReleaseCgroups removes the cgroups this process keeps ready for reuse.
-// Without cgo there are none.
-func ReleaseCgroups() error { return nil }
+// Shutdown releases the package's process-wide state. Without cgo there is
+// none.
+func Shutdown() error { return nil }
 
 func pooledCgroups() []string { return nil }
 

@@ -48,7 +48,7 @@
 // ones a cgroup enforces (v2 or v1, found at run time) fail closed where no
 // cgroup can be made, unless [WithBestEffort]. [Result.Status] gives the
 // verdict, [Result.Enforced] what enforced each limit. Call
-// [ReleaseCgroups] at exit: the cgroups are kept for reuse between runs.
+// [Shutdown] at exit: the cgroups are kept for reuse between runs.
 //
 // # Errors
 //

@@ -195,6 +195,7 @@ func (n *notifier) stop() {
 // through printk's rate limit (10 per 5 s). One goroutine serves the
 // process.
 type auditLog struct {
+	sock *os.File // the netlink socket, non-blocking
 	mu   sync.Mutex
 	recs []auditRec
 }
@@ -208,8 +209,38 @@ type auditRec struct {
 	at    time.Time
 }
 
-var audit = sync.OnceValue(func() *auditLog {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+// auditState is the process's audit reader, started on first use and
+// stopped by Shutdown.
+var auditState struct {
+	sync.Mutex
+	log   *auditLog
+	tried bool // nil log: none can be had (not root)
+}
+
+// audit returns the process's audit reader, or nil where the audit
+// records cannot be read.
+func audit() *auditLog {
+	auditState.Lock()
+	defer auditState.Unlock()
+	if !auditState.tried {
+		auditState.tried = true
+		auditState.log = openAudit()
+	}
+	return auditState.log
+}
+
+// stopAudit stops the audit reader; the next audit starts another.
+func stopAudit() {
+	auditState.Lock()
+	defer auditState.Unlock()
+	if auditState.log != nil {
+		auditState.log.sock.Close() // wakes the loop in the netpoller
+	}
+	auditState.log, auditState.tried = nil, false
+}
+
+func openAudit() *auditLog {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_AUDIT)
 	if err != nil {
 		return nil
 	}
@@ -218,19 +249,33 @@ var audit = sync.OnceValue(func() *auditLog {
 		return nil
 	}
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 1<<20)
-	a := &auditLog{}
-	go a.loop(fd)
+	// Non-blocking before it becomes a File: then it waits in Go's
+	// netpoller, and Close wakes it.
+	a := &auditLog{sock: os.NewFile(uintptr(fd), "audit")}
+	go a.loop()
 	return a
-})
+}
 
-func (a *auditLog) loop(fd int) {
+func (a *auditLog) loop() {
+	rc, err := a.sock.SyscallConn()
+	if err != nil {
+		return
+	}
 	buf := make([]byte, 1<<16)
 	for {
-		n, _, err := unix.Recvfrom(fd, buf, 0)
-		if err == unix.EINTR || err == unix.ENOBUFS {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, 0)
+			return rerr != unix.EAGAIN
+		})
+		if err != nil {
+			return // closed by stopAudit
+		}
+		if rerr == unix.EINTR || rerr == unix.ENOBUFS {
 			continue
 		}
-		if err != nil {
+		if rerr != nil {
 			return
 		}
 		for b := buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {

@@ -32,8 +32,9 @@ const (
 
 func main() {
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	// The cgroup kept for reuse goes with the process: no leftovers.
-	if err := sandbox.ReleaseCgroups(); err != nil {
+	// The process-wide state (the cgroups kept for reuse, the zygote)
+	// goes with the process: no leftovers.
+	if err := sandbox.Shutdown(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	os.Exit(code)

@@ -35,7 +35,7 @@ func main() {
 	}
 	results, err := gradeAll(context.Background(), os.Args[1], os.Args[2:])
 	// The cgroups kept for reuse go with the grader.
-	if rerr := sandbox.ReleaseCgroups(); rerr != nil {
+	if rerr := sandbox.Shutdown(); rerr != nil {
 		log.Print(rerr)
 	}
 	if err != nil {

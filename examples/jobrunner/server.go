@@ -82,7 +82,7 @@ func (s *Server) Close() {
 	s.cancel()
 	close(s.queue)
 	s.wg.Wait()
-	_ = sandbox.ReleaseCgroups()
+	_ = sandbox.Shutdown()
 }
 
 // Handler serves POST /jobs and GET /jobs/{id}.

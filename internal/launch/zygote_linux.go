@@ -51,6 +51,18 @@ var zyg = &zygote{sock: -1}
 // ErrZygote is wrapped by errors about the zygote itself.
 var ErrZygote = errors.New("launch: the zygote")
 
+// StopZygote ends the zygote (it exits when its socket closes); the next
+// launch starts another. Children it made go on.
+func StopZygote() {
+	zyg.mu.Lock()
+	defer zyg.mu.Unlock()
+	if zyg.sock >= 0 {
+		unix.Close(zyg.sock)
+		zyg.sock = -1
+		zyg.running.Store(false)
+	}
+}
+
 // spawn asks the zygote for a child: the block and its relocations, the
 // fds it names, and at index cgroup (or -1) a cgroup v2 directory. It
 // returns the child's pid or -errno, and whether the child was made in the
