@@ -40,14 +40,6 @@ type mode interface {
 	report(r *runState, res *Result)
 }
 
-// runState is what a mode sees of its run.
-type runState struct {
-	c    *config
-	proc *launch.Process
-	k    *killer
-	viol *violations
-}
-
 // execStep is the program's exec: its description, the paths to try, argv
 // and the environment.
 type execStep struct {
@@ -152,7 +144,7 @@ func (f *filtered) follow(r *runState) (func(), error) {
 		}
 	case proc.Listener != nil:
 		mainPid := proc.Guest
-		n, err := startNotifier(proc.Listener, f.prog.bpf, r.viol, func(pid int) {
+		n, err := startNotifier(proc.Listener, f.prog.bpf, &r.viol, func(pid int) {
 			if pid == mainPid {
 				r.k.seccompKilled()
 			}

@@ -125,8 +125,9 @@ func (p *Process) Wait() (*Result, error) {
 	return p.res, p.err
 }
 
-// run is a whole run, from the configuration to the Result: in pre, a
-// child prepared for c (Pool), or else in a new one.
+// run is a whole run, from the configuration to the Result, in pre (a
+// child prepared for c by a Pool) or else in a new child: prepare, start,
+// supervise, collect.
 func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Result, error) {
 	if pre != nil {
 		// Given up unless resumed (Resume then owns the child).
@@ -140,6 +141,45 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 		ctx, cancel = context.WithTimeoutCause(ctx, c.lim.timeout, &timeoutError{c.lim.timeout})
 		defer cancel()
 	}
+	r, err := c.prepareRun(cmd, pre)
+	if err != nil {
+		return nil, err
+	}
+	defer r.release()
+	if r.m.traced() {
+		// The tracer is the thread that attaches (in start): start,
+		// trace and wait on one locked thread.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	if err := r.start(ctx, cmd, pre); err != nil {
+		return nil, err
+	}
+	p.markLaunched(r.proc.Guest, r.k)
+	ws, ru, err := r.supervise(ctx)
+	return r.collect(ws, ru, err)
+}
+
+// runState is one run, as its phases fill it in.
+type runState struct {
+	c    *config
+	m    mode
+	res  *Result
+	su   *setup
+	k    *killer
+	st   *stdio
+	spec *launch.Spec
+	// From the start on:
+	proc     *launch.Process
+	viol     violations
+	began    time.Time
+	stopMode func()
+}
+
+// prepareRun makes everything the run needs before its child does
+// anything: the mode and its filter, the cgroup and the idmapped trees (a
+// prepared child's, or new), the output pipes, the child's steps.
+func (c *config) prepareRun(cmd *Cmd, pre *prepared) (_ *runState, err error) {
 	argv, env, candidates, err := c.checkCmd(cmd)
 	if err != nil {
 		return nil, err
@@ -148,70 +188,84 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{SeccompMode: c.policy.mode, Warnings: warnings}
-	su := &setup{}
+	r := &runState{c: c, m: m, res: &Result{SeccompMode: c.policy.mode, Warnings: warnings}, k: &killer{}}
+	defer func() {
+		if err != nil {
+			r.release()
+		}
+	}()
 	if pre != nil {
-		su, pre.setup = pre.setup, nil
-	} else if su, err = c.newSetup(); err != nil {
+		r.su, pre.setup = pre.setup, nil
+	} else if r.su, err = c.newSetup(); err != nil {
 		return nil, err
 	}
-	defer su.release()
-	res.Enforced = su.enforced
-	grp := su.grp
-	k := &killer{}
-	st, err := newStdio(cmd, c.lim.output, c.direct, func() { k.kill(OutputExceeded) })
-	if err != nil {
+	r.res.Enforced = r.su.enforced
+	if r.st, err = newStdio(cmd, c.lim.output, c.direct, func() { r.k.kill(OutputExceeded) }); err != nil {
 		return nil, err
 	}
-	defer st.closeAll()
-	spec, err := c.spec(cmd, m, st.fds, argv, env, candidates, su, pre != nil)
-	if err != nil {
+	if r.spec, err = c.spec(cmd, m, r.st.fds, argv, env, candidates, r.su, pre != nil); err != nil {
 		return nil, err
 	}
-	su.place(spec)
-	if m.traced() {
-		// The tracer is the thread that attaches (in Start): start,
-		// trace and wait on one locked thread.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+	r.su.place(r.spec)
+	return r, nil
+}
+
+// release gives back what prepareRun took: the cgroup, the trees, the
+// pipes.
+func (r *runState) release() {
+	if r.st != nil {
+		r.st.closeAll()
 	}
-	start := time.Now()
-	var proc *launch.Process
+	r.su.release()
+}
+
+// start launches the child (or resumes the prepared one) until the
+// program runs, and starts watching it: the mode's part, the output, the
+// limits.
+func (r *runState) start(ctx context.Context, cmd *Cmd, pre *prepared) error {
+	r.began = time.Now()
+	var err error
 	if pre != nil {
 		// The rest of the steps, from the park on.
-		_, spec.Program = spec.Program.Split()
-		proc, pre.proc = pre.proc, nil
-		err = proc.Resume(ctx, spec)
+		_, r.spec.Program = r.spec.Program.Split()
+		r.proc, pre.proc = pre.proc, nil
+		err = r.proc.Resume(ctx, r.spec)
 	} else {
-		proc, err = launch.Start(ctx, spec)
+		r.proc, err = launch.Start(ctx, r.spec)
 	}
-	st.closeChildEnds()
+	r.st.closeChildEnds()
 	if err != nil {
-		return nil, launchError(cmd, err)
+		return launchError(cmd, err)
 	}
-	k.proc = proc
-	var viol violations
-	r := &runState{c: c, proc: proc, k: k, viol: &viol}
-	stopMode, err := m.follow(r)
-	if err != nil {
-		proc.Abort()
-		return nil, err
+	r.k.proc = r.proc
+	if r.stopMode, err = r.m.follow(r); err != nil {
+		r.proc.Abort()
+		return err
 	}
-	st.start()
-	stop := k.watch(ctx, &c.lim, grp)
-	p.markLaunched(proc.Guest, k)
+	r.st.start()
+	return nil
+}
 
-	var ws unix.WaitStatus
-	var ru unix.Rusage
-	if err = m.wait(r); err == nil {
-		ws, ru, err = proc.Wait()
+// supervise waits for the program's end, under the limits' watch, and
+// reaps the child.
+func (r *runState) supervise(ctx context.Context) (ws unix.WaitStatus, ru unix.Rusage, err error) {
+	stop := r.k.watch(ctx, &r.c.lim, r.su.grp)
+	if err = r.m.wait(r); err == nil {
+		ws, ru, err = r.proc.Wait()
 	} else {
-		proc.Abort()
+		r.proc.Abort()
 	}
-	res.WallTime = time.Since(start)
+	r.res.WallTime = time.Since(r.began)
 	stop()
-	stopMode()
-	proc.Release()
+	r.stopMode()
+	r.proc.Release()
+	return ws, ru, err
+}
+
+// collect reads the accounting, ends what is left of the sandbox, waits
+// for the output, and gives the verdict and the violations.
+func (r *runState) collect(ws unix.WaitStatus, ru unix.Rusage, err error) (*Result, error) {
+	res, grp := r.res, r.su.grp
 	if grp != nil {
 		res.CPUTime, _ = grp.CPU()
 		res.PeakMemory, _ = grp.PeakMemory()
@@ -231,17 +285,17 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 		// not the sandbox's, so PeakMemory stays 0.
 		res.CPUTime = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	st.wait()
-	st.stopStdin()
+	r.st.wait()
+	r.st.stopStdin()
 	if err != nil {
 		return nil, &SetupError{Stage: "wait", Op: "wait4", Err: err}
 	}
-	res.OutputTruncated = st.truncated()
+	res.OutputTruncated = r.st.truncated()
 	// Without a cgroup (WithBestEffort), RLIMIT_CPU stands in for the
 	// CPU-time limit.
-	cpuByRlimit := grp == nil && c.lim.cpuTime > 0
-	res.verdict(ws, k, m.killed(ws), cpuByRlimit, c.lim.cpuTime)
-	m.report(r, res)
-	res.Violations, res.ViolationCount = viol.list, viol.count
+	cpuByRlimit := grp == nil && r.c.lim.cpuTime > 0
+	res.verdict(ws, r.k, r.m.killed(ws), cpuByRlimit, r.c.lim.cpuTime)
+	r.m.report(r, res)
+	res.Violations, res.ViolationCount = r.viol.list, r.viol.count
 	return res, nil
 }
