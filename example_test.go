@@ -115,3 +115,28 @@ func ExampleStart() {
 	// ready
 	// exited 3
 }
+
+// A grader's loop: one Pool for one configuration, a prepared sandbox for
+// each submission's run, each used once.
+func ExampleNewPool() {
+	pool, err := sandbox.NewPool(2, sandbox.WithMemory(64<<20), sandbox.WithTimeout(10*time.Second), sandbox.WithBestEffort())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	for _, answer := range []string{"42", "41"} {
+		var out bytes.Buffer
+		cmd := sandbox.Command("/bin/sh", "-c", "echo "+answer+" > /tmp/answer; cat /tmp/answer; ls /tmp | wc -l")
+		cmd.Stdout = &out
+		res, err := pool.Run(cmd)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print(res.Status, " ", out.String())
+	}
+	// Output:
+	// exited 42
+	// 1
+	// exited 41
+	// 1
+}
