@@ -43,82 +43,109 @@ func TestChildOrder(t *testing.T) {
 			if err != nil && !(os.Geteuid() != 0 && !c.namespaces.Has(ns.User)) {
 				t.Fatal(err) // rootless, only the check for a user namespace may fail: nothing starts here
 			}
-			spec, err := c.spec(Command("/bin/true"), tt.mode, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := spec.Program.Descs()
-			at := func(match func(launch.Desc) bool) []int {
-				var is []int
-				for i, x := range d {
-					if match(x) {
-						is = append(is, i)
-					}
-				}
-				return is
-			}
-			stage := func(s string) func(launch.Desc) bool { return func(x launch.Desc) bool { return x.Stage == s } }
-			op := func(prefix string) func(launch.Desc) bool {
-				return func(x launch.Desc) bool { return strings.HasPrefix(x.Op, prefix) }
-			}
-			one := func(what string, is []int) int {
-				t.Helper()
-				if len(is) != 1 {
-					t.Fatalf("%d %s steps in %v", len(is), what, d)
-				}
-				return is[0]
-			}
-			before := func(a string, ia int, b string, ib int) {
-				t.Helper()
-				if ia >= ib {
-					t.Errorf("%s (step %d) not before %s (step %d): %v", a, ia, b, ib, d)
-				}
-			}
-			last := len(d) - 1
-			if d[last].Stage != "exec" {
-				t.Fatalf("the last step is %+v, not the exec", d[last])
-			}
-			uid := one("setresuid", at(op("setresuid")))
-			nnp := one("no_new_privs", at(op("no_new_privs")))
-			pdeath := one("parent-death signal", at(op("parent-death signal")))
-			before("the id change", uid, "the parent-death signal", pdeath)
-			before("no_new_privs", nnp, "the exec", last)
-			_, none := tt.mode.(unconfined)
-			_, strict := tt.mode.(*strictMode)
-			if !none && !strict {
-				// The filter judges the program alone: last before exec.
-				sc := one("seccomp", at(stage("seccomp")))
-				if sc != last-1 {
-					t.Errorf("seccomp at step %d, the exec at %d: %v", sc, last, d)
-				}
-				before("no_new_privs", nnp, "seccomp", sc)
-			} else if len(at(stage("seccomp"))) != 0 {
-				t.Errorf("a seccomp step with no filter: %v", d)
-			}
-			for _, capture := range at(op("open_tree")) {
-				before("a capture of a host path", capture, "the id change", uid)
-			}
-			if c.namespaces.Has(ns.Mount) {
-				pivot := one("pivot_root", at(op("pivot_root")))
-				chdir := one("chdir", at(stage("workdir")))
-				fds := one("fds", at(stage("fds")))
-				before("pivot_root", pivot, "chdir", chdir)
-				before("chdir", chdir, "the fds", fds)
-			}
-			inits := at(stage("init"))
-			if want := c.namespaces.Has(ns.PID) && !c.noInit; want != (len(inits) == 1) {
-				t.Fatalf("init steps %v, want one: %v", inits, want)
-			}
-			if len(inits) == 1 {
-				before("the parent-death signal", pdeath, "the init", inits[0])
-				before("no_new_privs", nnp, "the init", inits[0])
-				if sc := at(stage("seccomp")); len(sc) == 1 {
-					before("the init", inits[0], "seccomp", sc[0])
-				}
-			}
-			if tr := at(op("PTRACE_SEIZE")); tt.name == "strict" || tt.name == "learn" {
-				before("the tracer's seize", one("seize", tr), "the exec", last)
+			for _, park := range []bool{false, true} {
+				checkChildOrder(t, c, tt.mode, park)
 			}
 		})
+	}
+}
+
+// checkChildOrder checks the orderings of the steps for c and m; with
+// park (a Pool's prepared child), also that the park comes after
+// everything that depends on the configuration alone and before
+// everything that depends on the program.
+func checkChildOrder(t *testing.T, c *config, m mode, park bool) {
+	spec, err := c.spec(Command("/bin/true"), m, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, park)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := spec.Program.Descs()
+	at := func(match func(launch.Desc) bool) []int {
+		var is []int
+		for i, x := range d {
+			if match(x) {
+				is = append(is, i)
+			}
+		}
+		return is
+	}
+	stage := func(s string) func(launch.Desc) bool { return func(x launch.Desc) bool { return x.Stage == s } }
+	op := func(prefix string) func(launch.Desc) bool {
+		return func(x launch.Desc) bool { return strings.HasPrefix(x.Op, prefix) }
+	}
+	one := func(what string, is []int) int {
+		t.Helper()
+		if len(is) != 1 {
+			t.Fatalf("%d %s steps in %v", len(is), what, d)
+		}
+		return is[0]
+	}
+	before := func(a string, ia int, b string, ib int) {
+		t.Helper()
+		if ia >= ib {
+			t.Errorf("%s (step %d) not before %s (step %d): %v", a, ia, b, ib, d)
+		}
+	}
+	last := len(d) - 1
+	if d[last].Stage != "exec" {
+		t.Fatalf("the last step is %+v, not the exec", d[last])
+	}
+	uid := one("setresuid", at(op("setresuid")))
+	nnp := one("no_new_privs", at(op("no_new_privs")))
+	pdeath := one("parent-death signal", at(op("parent-death signal")))
+	before("the id change", uid, "the parent-death signal", pdeath)
+	before("no_new_privs", nnp, "the exec", last)
+	_, none := m.(unconfined)
+	_, strict := m.(*strictMode)
+	if !none && !strict {
+		// The filter judges the program alone: last before exec.
+		sc := one("seccomp", at(stage("seccomp")))
+		if sc != last-1 {
+			t.Errorf("seccomp at step %d, the exec at %d: %v", sc, last, d)
+		}
+		before("no_new_privs", nnp, "seccomp", sc)
+	} else if len(at(stage("seccomp"))) != 0 {
+		t.Errorf("a seccomp step with no filter: %v", d)
+	}
+	for _, capture := range at(op("open_tree")) {
+		before("a capture of a host path", capture, "the id change", uid)
+	}
+	if c.namespaces.Has(ns.Mount) {
+		pivot := one("pivot_root", at(op("pivot_root")))
+		chdir := one("chdir", at(stage("workdir")))
+		fds := one("fds", at(stage("fds")))
+		before("pivot_root", pivot, "chdir", chdir)
+		before("chdir", chdir, "the fds", fds)
+	}
+	inits := at(stage("init"))
+	if want := c.namespaces.Has(ns.PID) && !c.noInit; want != (len(inits) == 1) {
+		t.Fatalf("init steps %v, want one: %v", inits, want)
+	}
+	if len(inits) == 1 {
+		before("the parent-death signal", pdeath, "the init", inits[0])
+		before("no_new_privs", nnp, "the init", inits[0])
+		if sc := at(stage("seccomp")); len(sc) == 1 {
+			before("the init", inits[0], "seccomp", sc[0])
+		}
+	}
+	if tr := at(op("PTRACE_SEIZE")); m.traced() {
+		before("the tracer's seize", one("seize", tr), "the exec", last)
+	}
+	parks := at(stage("pool"))
+	if !park {
+		if len(parks) != 0 {
+			t.Errorf("a park step in a cold launch: %v", d)
+		}
+		return
+	}
+	pk := one("park", parks)
+	for _, i := range append(at(op("pivot_root")), append(at(op("open_tree")), at(stage("uts"))...)...) {
+		before(d[i].Op, i, "the park", pk)
+	}
+	if c.namespaces.Has(ns.User) {
+		before("the id change", uid, "the park", pk)
+	}
+	for _, i := range append(at(stage("workdir")), append(at(stage("fds")), nnp, pdeath, last)...) {
+		before("the park", pk, d[i].Op, i)
 	}
 }

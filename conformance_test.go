@@ -1,10 +1,13 @@
 package sandbox_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -220,4 +223,45 @@ func runAgent(t *testing.T, ln *net.UnixListener, states chan<- specs.ContainerP
 		binary.NativeEndian.PutUint32(resp[16:], uint32(-int32(errno)))
 		unix.Syscall(unix.SYS_IOCTL, uintptr(lfd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
 	}
+}
+
+// A sandboxed program cannot be the agent: a socket that one makes at the
+// listenerPath, in a read-write bind, is refused, so that no sandbox gets
+// the listener of a filter (with it, it could let the agent's calls
+// through). The run that would hand it over fails, naming the socket.
+func TestConformanceAgentNotSandboxed(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	r, w := io.Pipe()
+	cmd := sandbox.Command("/usr/bin/python3", "-c", `import socket, time
+s = socket.socket(socket.AF_UNIX)
+s.bind("/w/agent.sock")
+s.listen()
+print("ready", flush=True)
+c, _ = s.accept()
+print("accepted", flush=True)
+time.sleep(30)`)
+	cmd.Stdout, cmd.Stderr = w, w
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rogue, err := sandbox.Start(ctx, cmd, sandbox.WithBindRW(dir, "/w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewReader(r)
+	if line, err := lines.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the sandboxed listener: %q %v", line, err)
+	}
+	go io.Copy(io.Discard, lines)
+	path := filepath.Join(dir, "agent.sock")
+	profile := `{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"` + path + `","syscalls":[{"names":["getppid"],"action":"SCMP_ACT_NOTIFY"}]}`
+	_, out, err := runErr(t, []sandbox.Option{sandbox.WithProfile([]byte(profile))}, "/probe/probe", "nr", fmt.Sprint(syscall.SYS_GETPPID))
+	var se *sandbox.SetupError
+	if !errors.As(err, &se) || se.Path != path || !strings.Contains(err.Error(), "namespace") {
+		t.Errorf("an agent in a sandbox: %v (output %q), want a SetupError naming the socket and why", err, out)
+	}
+	cancel()
+	rogue.Wait()
 }

@@ -128,6 +128,12 @@ func (c *config) prepare() (*prepared, error) {
 // once than size), a run makes its own sandbox, as Run does: a Pool never
 // makes a run wait for it.
 //
+// A prepared child has captured its binds already: a bind source's
+// contents are seen as they are at the run, but a source directory
+// replaced after the child was prepared (renamed over, say) is not. Give
+// each run what changes from run to run through its Cmd (Dir, ExtraFiles,
+// stdin) or through a directory whose contents change.
+//
 // The Pool starts preparing at NewPool, in a goroutine, and stops at
 // Close. Idle, it costs size parked processes (each a fork of the
 // sandbox's small zygote, a few hundred kB with its namespaces and tmpfs
