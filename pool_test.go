@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -140,5 +142,47 @@ func TestPoolOptions(t *testing.T) {
 	var ce *sandbox.ConfigError
 	if _, err := sandbox.NewPool(1, sandbox.WithBind("/no/such/dir", "/x")); !errors.As(err, &ce) {
 		t.Errorf("NewPool with a missing bind: %v, want a ConfigError", err)
+	}
+}
+
+// Every mode works from a prepared child: strict mode (its tracer attaches
+// in the program's own steps, after the park), a timeout that kills, and
+// a read-write bind (captured when the child was prepared) whose contents
+// the run sees as they are at the run.
+func TestPoolModes(t *testing.T) {
+	strict := newPool(t, 1, sandbox.WithStrict(), sandbox.WithBind(guests(t), "/g"))
+	for _, tc := range []struct {
+		guest  string
+		status sandbox.Status
+	}{{"getpid", sandbox.SeccompKilled}, {"exitgroup", sandbox.SeccompKilled}} {
+		waitReady(t, strict)
+		res, out := poolRun(t, strict, "/g/"+tc.guest)
+		if res.Status != tc.status || res.SeccompMode != sandbox.Strict || len(res.Violations) != 1 {
+			t.Errorf("%s: status %v mode %v violations %+v: %s", tc.guest, res.Status, res.SeccompMode, res.Violations, out)
+		}
+	}
+
+	timed := newPool(t, 1, sandbox.WithTimeout(200*time.Millisecond))
+	waitReady(t, timed)
+	if res, out := poolRun(t, timed, "/bin/sleep", "10"); res.Status != sandbox.Timeout {
+		t.Errorf("timeout: status %v: %s", res.Status, out)
+	}
+
+	dir := t.TempDir()
+	bound := newPool(t, 1, sandbox.WithBindRW(dir, "/w"))
+	waitReady(t, bound)
+	if err := os.WriteFile(filepath.Join(dir, "in"), []byte("after the prepare\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, out := poolRun(t, bound, "/bin/sh", "-c", "cat /w/in && echo out > /w/out")
+	wantExit(t, res, out, 0)
+	if out != "after the prepare\n" {
+		t.Errorf("the bind's contents at the run: %q", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "out")); err != nil || string(b) != "out\n" {
+		t.Errorf("the run's file in the bind: %q %v", b, err)
+	}
+	if sandbox.PoolWarmRuns(strict) != 2 || sandbox.PoolWarmRuns(timed) != 1 || sandbox.PoolWarmRuns(bound) != 1 {
+		t.Error("cold runs where prepared children were ready")
 	}
 }
