@@ -146,11 +146,15 @@ type Pool struct {
 	done  chan struct{}
 	once  sync.Once
 	warm  atomic.Int64 // runs that took a prepared child
+	cold  atomic.Int64 // runs that found none ready
 }
 
-func (pl *Pool) warmRuns() int64 { return pl.warm.Load() }
-
-func (pl *Pool) readyNow() int { return len(pl.ready) }
+// Stats says how many of the Pool's runs so far took a prepared sandbox
+// (Warm) and how many found none ready and made their own (Cold): many
+// cold runs mean more runs at once than the Pool's size.
+func (pl *Pool) Stats() PoolStats {
+	return PoolStats{Warm: pl.warm.Load(), Cold: pl.cold.Load()}
+}
 
 // NewPool starts a Pool of size prepared sandboxes configured by opts,
 // which apply to every run of the Pool. It makes the first one before it
@@ -241,6 +245,7 @@ func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) {
 	case pre = <-pl.ready:
 		pl.warm.Add(1)
 	default:
+		pl.cold.Add(1)
 	}
 	p, err := start(ctx, cmd, pl.c, pre)
 	if pre != nil {

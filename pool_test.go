@@ -73,8 +73,8 @@ echo left > /tmp/left; (sleep 1000 &); ipcmk -Q >/dev/null; hostname changed 2>/
 			t.Errorf("run %d: a process of an earlier run is here: %q", i, got["procs"])
 		}
 	}
-	if w := sandbox.PoolWarmRuns(pl); w != runs {
-		t.Errorf("%d warm runs of %d", w, runs)
+	if st := pl.Stats(); st.Warm != runs || st.Cold != 0 {
+		t.Errorf("%+v, want %d warm runs", st, runs)
 	}
 }
 
@@ -115,6 +115,9 @@ func TestPoolConcurrentAndClose(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	if st := pl.Stats(); st.Warm+st.Cold != 16 || st.Warm == 0 {
+		t.Errorf("%+v: want 16 runs, some warm", st)
 	}
 	pl.Close()
 	if _, err := pl.Run(sandbox.Command("/bin/true")); !errors.Is(err, sandbox.ErrPoolClosed) {
@@ -182,7 +185,7 @@ func TestPoolModes(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "out")); err != nil || string(b) != "out\n" {
 		t.Errorf("the run's file in the bind: %q %v", b, err)
 	}
-	if sandbox.PoolWarmRuns(strict) != 2 || sandbox.PoolWarmRuns(timed) != 1 || sandbox.PoolWarmRuns(bound) != 1 {
+	if strict.Stats().Warm != 2 || timed.Stats().Warm != 1 || bound.Stats().Warm != 1 {
 		t.Error("cold runs where prepared children were ready")
 	}
 }

@@ -27,16 +27,6 @@ func releaseCgroups() error {
 	return nil
 }
 
-// pooledCgroups returns the directories of the cgroups this process keeps
-// ready for reuse, all empty.
-func pooledCgroups() []string {
-	h, err := hierarchy()
-	if err != nil {
-		return nil
-	}
-	return h.FreeDirs()
-}
-
 // hierarchy is this process's cgroup hierarchy, found and prepared once.
 var hierarchy = sync.OnceValues(func() (*cgroup.Hierarchy, error) {
 	h, err := cgroup.Detect("/proc/self/mountinfo", "/proc/self/cgroup")

@@ -55,12 +55,6 @@ func (p *Process) Wait() (*Result, error) { return nil, errNoCgo }
 // none.
 func Shutdown() error { return nil }
 
-func pooledCgroups() []string { return nil }
-
-func (pl *Pool) warmRuns() int64 { return 0 }
-
-func (pl *Pool) readyNow() int { return 0 }
-
 // Learn runs cmd recording its system calls. Without cgo it always fails
 // with an error matching ErrUnsupported.
 func Learn(cmd *Cmd, opts ...Option) (profile []byte, res *Result, err error) {
@@ -88,6 +82,9 @@ func (pl *Pool) RunContext(ctx context.Context, cmd *Cmd) (*Result, error) { ret
 
 // Start starts cmd in a sandbox of the Pool. Without cgo there is none.
 func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) { return nil, errNoCgo }
+
+// Stats counts the Pool's runs. Without cgo there are none.
+func (pl *Pool) Stats() PoolStats { return PoolStats{} }
 
 // Close stops the Pool. Without cgo there is nothing to stop.
 func (pl *Pool) Close() error { return nil }

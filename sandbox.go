@@ -328,3 +328,11 @@ type Result struct {
 	// ViolationCount counts them all.
 	ViolationCount int
 }
+
+// PoolStats counts a Pool's runs (Pool.Stats).
+type PoolStats struct {
+	// Warm runs took a prepared sandbox.
+	Warm int64
+	// Cold runs found none ready and made their own.
+	Cold int64
+}

@@ -6,12 +6,19 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
 // CompileFull is Compile without the compact form: libseccomp's program as
 // it is, the reference the compact form must match.
-var CompileFull = compileFull
+func CompileFull(p *specs.LinuxSeccomp) (*Filter, error) {
+	full, err := build(p, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{BPF: encode(full.stubbed(p, full.program()))}, nil
+}
 
 // Resolve returns an error unless name is a syscall the filter can name:
 // one known to libseccomp or in the table of newer syscalls.

@@ -201,15 +201,6 @@ func nativeArch() libseccomp.ScmpArch {
 	return a
 }
 
-// compileFull is Compile without the compact form, for tests.
-func compileFull(p *specs.LinuxSeccomp) (*Filter, error) {
-	full, err := build(p, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Filter{BPF: encode(full.stubbed(p, full.program()))}, nil
-}
-
 // stubbed is prog behind the ENOSYS stub of b's profile, if it has one.
 func (b *built) stubbed(p *specs.LinuxSeccomp, prog []bpf.RawInstruction) []bpf.RawInstruction {
 	stub := enosysStub(p, b.arches, b.def)
