@@ -2,12 +2,16 @@ package sandbox_test
 
 import (
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gosandbox/sandbox"
+	"github.com/gosandbox/sandbox/internal/testenv"
 )
 
 // With an init as pid 1, the program gets its own signals, as it would
@@ -106,5 +110,56 @@ func TestLearnFault(t *testing.T) {
 	}
 	if res.Status != sandbox.Signaled || res.Signal != syscall.SIGSEGV {
 		t.Errorf("status %v signal %v, want signaled SIGSEGV", res.Status, res.Signal)
+	}
+}
+
+// The init is out of the program's reach from the program's first
+// instruction: it makes itself non-dumpable before it forks the program,
+// so a static program whose first act is ptrace(PTRACE_SEIZE, 1) (Docker's
+// profile allows ptrace) never wins, run after run, with both CPUs busy
+// (then the init, woken when the program's exec lets go of its memory,
+// may well run after the program's first instruction).
+func TestInitUnreachableFromFirstInstruction(t *testing.T) {
+	if !isAMD64() {
+		t.Skip("the guest is written for amd64")
+	}
+	dir := filepath.Dir(testenv.BuildC(t, "seizeinit", filepath.Join("testdata", "seizeinit.c"), "-static", "-nostdlib", "-O2", "-Iexamples/strict/guest"))
+	want := fmt.Sprintf("seize %04d\n", syscall.EPERM)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 * runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	var runs sync.WaitGroup
+	errs := make(chan string, 200)
+	for range 4 {
+		runs.Go(func() {
+			for range 50 {
+				res, out, err := runErr(t, []sandbox.Option{sandbox.WithBind(dir, "/g"), sandbox.WithTimeout(20 * time.Second)}, "/g/seizeinit")
+				if err != nil || res.ExitCode != 0 || out != want {
+					errs <- fmt.Sprintf("%q %v %+v", out, err, res)
+				}
+			}
+		})
+	}
+	runs.Wait()
+	close(errs)
+	n := 0
+	for e := range errs {
+		if n++; n <= 3 {
+			t.Errorf("the program reached its init (want %q): %s", want, e)
+		}
+	}
+	if n > 0 {
+		t.Errorf("%d of 200 runs reached their init", n)
 	}
 }

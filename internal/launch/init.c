@@ -128,21 +128,23 @@ static int program_main(void *arg)
 // init_main is the init's side of SB_INIT, once the program has exec'd.
 static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid, int pidfd)
 {
-	// The program's pidfd goes along (SCM_RIGHTS): the supervisor could
-	// not take it from a process that is not dumpable, as this one is
-	// about to be.
+	// The program's pidfd goes along (SCM_RIGHTS), and its seccomp
+	// listener if it made one: the supervisor could not take them from a
+	// process that is not dumpable, as this one is.
+	int fds[2] = {pidfd, cfg->listener};
+	int nfds = cfg->listener >= 0 ? 2 : 1;
 	struct sb_record rec = {.step = SB_STARTED, .err = pidfd};
 	union {
-		char b[CMSG_SPACE(sizeof(int))];
+		char b[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl = {0};
 	struct iovec iov = {.iov_base = &rec, .iov_len = sizeof rec};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = CMSG_SPACE(nfds * sizeof(int))};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	__builtin_memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	__builtin_memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	SYS3(SYS_sendmsg, cfg->err_fd, &msg, 0);
 	// Nothing of the program's stays open here: its output pipes end
 	// when it and its descendants are done, not when the init is.
@@ -152,10 +154,8 @@ static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid,
 	if (keep[1] > keep[0] + 1)
 		SYS3(SYS_close_range, keep[0] + 1, keep[1] - 1, 0);
 	SYS3(SYS_close_range, keep[1] + 1, ~0U, 0);
-	// The program runs as the same user and could ptrace this process,
-	// which has no seccomp filter, and so escape its own: a process that
-	// is not dumpable can only be traced with CAP_SYS_PTRACE in the
-	// initial user namespace.
+	// Not dumpable (see sb_start_init); here for a traced program,
+	// whose tracer needed this process dumpable until the exec.
 	SYS2(SYS_prctl, PR_SET_DUMPABLE, 0);
 	// Every signal stays blocked (the zygote's mask): they queue, even
 	// those a pid 1 would ignore, and are taken here one by one.
@@ -182,6 +182,15 @@ static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid,
 	}
 }
 
+// traced says whether a step from i on hands the program to a tracer.
+static int traced(const struct sb_config *cfg, int i)
+{
+	for (; i < cfg->nsteps; i++)
+		if (cfg->steps[i].code == SB_TRACEE)
+			return 1;
+	return 0;
+}
+
 // start_init forks the program at step i, and goes on as its init.
 void sb_start_init(struct sb_config *cfg, int i)
 {
@@ -191,9 +200,25 @@ void sb_start_init(struct sb_config *cfg, int i)
 	if (!stack)
 		sb_die(cfg, i, err);
 	cfg->resume = i + 1;
+	// The program runs as the same user and could ptrace this process,
+	// which has no seccomp filter, and so escape its own: from its first
+	// instruction on, which may well come before this process runs again
+	// after the exec (a static program did it in most runs rootless).
+	// Not dumpable, it can only be traced with CAP_SYS_PTRACE in the
+	// initial user namespace. A traced program is the exception: its
+	// tracer attaches through this process (which shares its memory
+	// until the exec), and init_main makes it non-dumpable after. Strict
+	// mode holds the program from its first instruction on; a learning
+	// run denies nothing, so reaching the unfiltered init gains nothing.
+	if (!traced(cfg, i + 1)) {
+		long r = SYS2(SYS_prctl, PR_SET_DUMPABLE, 0);
+		if (r < 0)
+			sb_die(cfg, i, r);
+	}
 	// CLONE_FILES: the program's fds (a listener, a pidfd for the
-	// tracer) are the init's too until the exec, so the supervisor
-	// takes them through the init's pidfd.
+	// tracer) are the init's too until the exec: the init sends the
+	// listener on, and the tracer takes the pidfd through the init's
+	// pidfd.
 	struct sb_clone_args args = {
 		.flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,

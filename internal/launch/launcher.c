@@ -304,6 +304,14 @@ static long run_step(struct sb_config *cfg, const struct sb_step *s)
 			return fd;
 		if (!a[1])
 			return 0;
+		if (cfg->resume > 0) {
+			// Under an init (non-dumpable, so that nothing takes an
+			// fd from it): the init keeps the listener in its fd
+			// table, which the program leaves at its exec, and sends
+			// it with SB_STARTED.
+			cfg->listener = (int32_t)fd;
+			return 0;
+		}
 		// The listener is close-on-exec: the parent takes it now, and
 		// the program never has it (it could answer for itself).
 		struct sb_record n = {.step = SB_LISTENER, .err = (int32_t)fd};

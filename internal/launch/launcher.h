@@ -89,13 +89,15 @@ struct sb_config {
 	int32_t *slots;      // fds made by SB_OPEN_TREE
 	int32_t resume;      // SB_INIT: the first step of the program
 	int32_t failed;      // set by the program before it reports a failed step; its init, which shares its memory until the exec, reads it
+	int32_t listener;    // under an init: the program's seccomp listener, which the init sends with SB_STARTED; -1: none
+	int32_t pad;
 };
 
 // sb_record is what the child tells the supervisor on err_fd. A step >= 0
 // is a failed step, with its errno; the others:
 #define SB_LISTENER (-1) // err: the fd of a seccomp listener to take (pidfd_getfd) before a byte on sync_fd
 #define SB_TRACEE (-2)   // err: the fd of a pidfd of the program, to PTRACE_SEIZE before a byte on sync_fd
-#define SB_STARTED (-3)  // the program has exec'd; its pidfd comes with the record (SCM_RIGHTS)
+#define SB_STARTED (-3)  // the program has exec'd; its pidfd comes with the record (SCM_RIGHTS), then its seccomp listener if it made one
 #define SB_STATUS (-4)   // err: the program's wait status, from its init, which then exits
 #define SB_PARKED (-5)   // at SB_PARK: the child waits for the rest of its launch (err 0), or could not take it (err: errno)
 struct sb_record {

@@ -33,7 +33,12 @@ const (
 func (proc *Process) readStatus(spec *Spec, errp, sync int) (state int, err error) {
 	for {
 		var b [recordSize]byte
-		n, fd, err := readRecord(errp, b[:])
+		n, fds, err := readRecord(errp, b[:])
+		closeFDs := func() {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}
 		switch {
 		case err != nil:
 			return 0, &StepError{Desc: Desc{Stage: "exec", Op: "read child status"}, Err: err}
@@ -44,8 +49,8 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (state int, err erro
 		}
 		step := int(int32(binary.NativeEndian.Uint32(b[0:])))
 		code := int(int32(binary.NativeEndian.Uint32(b[4:])))
-		if fd >= 0 && step != C.SB_STARTED {
-			unix.Close(fd) // none other comes with an fd
+		if step != C.SB_STARTED {
+			closeFDs() // none other comes with fds
 		}
 		switch step {
 		case C.SB_LISTENER:
@@ -53,13 +58,9 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (state int, err erro
 			if err != nil {
 				return 0, &StepError{Desc: Desc{Stage: "seccomp", Op: "pidfd_getfd listener"}, Err: err}
 			}
-			// Non-blocking before it becomes a File: then the File
-			// is pollable, in Go's netpoller.
-			if err := unix.SetNonblock(fd, true); err != nil {
-				unix.Close(fd)
-				return 0, &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
+			if proc.Listener, err = listenerFile(fd); err != nil {
+				return 0, err
 			}
-			proc.Listener = os.NewFile(uintptr(fd), "seccomp-listener")
 			if _, err := unix.Write(sync, []byte{0}); err != nil {
 				return 0, &StepError{Desc: Desc{Stage: "seccomp", Op: "hand over listener"}, Err: err}
 			}
@@ -76,14 +77,26 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (state int, err erro
 				return 0, &StepError{Desc: Desc{Stage: "trace", Op: "resume the program"}, Err: err}
 			}
 		case C.SB_STARTED:
+			if len(fds) == 0 || len(fds) > 2 {
+				closeFDs()
+				return 0, &StepError{Desc: Desc{Stage: "init", Op: "take the program's pidfd"}, Err: unix.EBADMSG}
+			}
 			// A program that has ended already (and been reaped by
 			// its init) has no pid left to know, nor need of one.
-			if pid, err := pidOfPidfd(fd); err == nil {
+			if pid, err := pidOfPidfd(fds[0]); err == nil {
 				proc.Guest = pid
 			} else if !proc.traced {
 				proc.Guest = 0
 			}
-			proc.guestFD = fd // kept, for Signal
+			proc.guestFD = fds[0] // kept, for Signal
+			if len(fds) == 2 {
+				// The program's seccomp listener, from its init.
+				l, err := listenerFile(fds[1])
+				if err != nil {
+					return 0, err
+				}
+				proc.Listener = l
+			}
 			return running, nil
 		case C.SB_PARKED:
 			if code != 0 {
@@ -98,6 +111,16 @@ func (proc *Process) readStatus(spec *Spec, errp, sync int) (state int, err erro
 			return 0, &StepError{Desc: d, Err: unix.Errno(code)}
 		}
 	}
+}
+
+// listenerFile makes fd, a seccomp listener, a File in Go's netpoller:
+// non-blocking before it becomes a File, so that the File is pollable.
+func listenerFile(fd int) (*os.File, error) {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, &StepError{Desc: Desc{Stage: "seccomp", Op: "listener O_NONBLOCK"}, Err: err}
+	}
+	return os.NewFile(uintptr(fd), "seccomp-listener"), nil
 }
 
 // pidOf returns the host pid of the process behind the pidfd that the
@@ -236,29 +259,22 @@ func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
 }
 
 // readRecord reads one record of the child's from the report socket, and
-// the fd that came with it, or -1.
-func readRecord(sock int, b []byte) (n, fd int, err error) {
-	fd = -1
-	oob := make([]byte, unix.CmsgSpace(4))
+// the fds that came with it, in order.
+func readRecord(sock int, b []byte) (n int, fds []int, err error) {
+	oob := make([]byte, unix.CmsgSpace(2*4))
 	for n < len(b) {
 		m, oobn, _, _, err := unix.Recvmsg(sock, b[n:], oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return n, fd, err
+			return n, fds, err
 		}
 		if oobn > 0 {
 			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
 				for _, msg := range msgs {
-					if fds, err := unix.ParseUnixRights(&msg); err == nil {
-						for _, f := range fds {
-							if fd < 0 {
-								fd = f
-							} else {
-								unix.Close(f)
-							}
-						}
+					if fs, err := unix.ParseUnixRights(&msg); err == nil {
+						fds = append(fds, fs...)
 					}
 				}
 			}
@@ -268,7 +284,7 @@ func readRecord(sock int, b []byte) (n, fd int, err error) {
 		}
 		n += m
 	}
-	return n, fd, nil
+	return n, fds, nil
 }
 
 func readFull(fd int, b []byte) (int, error) {

@@ -72,6 +72,7 @@ static long prepare(const struct sb_request *rq, const uint32_t *relocs, char *b
 	struct sb_config *cfg = (struct sb_config *)blk;
 	cfg->sync_fd = fds[0];
 	cfg->err_fd = fds[1];
+	cfg->listener = -1;
 	for (int i = 0; i < cfg->nsteps; i++) {
 		struct sb_step *s = &cfg->steps[i];
 		if (s->code != SB_FDS && s->code != SB_SLOT_FD)
