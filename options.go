@@ -241,7 +241,9 @@ func setPolicy(c *config, name string, p *policy) error {
 // the host ids given to WithUser (65534 by default) with no capabilities.
 // Without ns.Mount there is no private root: the program sees the host's
 // files, and mount options are refused. Without ns.PID the program's
-// descendants may outlive it.
+// descendants may outlive it, and it sees the host's processes: rootless,
+// where the sandbox user is the caller's uid on the host, it can then
+// signal and ptrace the caller's own processes, the supervisor included.
 func WithoutNamespaces(s ns.Set) Option {
 	return func(c *config) error {
 		if s&^ns.All != 0 {
