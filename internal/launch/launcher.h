@@ -95,7 +95,7 @@ struct sb_config {
 
 // sb_record is what the child tells the supervisor on err_fd. A step >= 0
 // is a failed step, with its errno; the others:
-#define SB_LISTENER (-1) // err: the fd of a seccomp listener to take (pidfd_getfd) before a byte on sync_fd
+#define SB_LISTENER (-1) // with no init: err is the fd of a seccomp listener to take (pidfd_getfd) before a byte on sync_fd
 #define SB_TRACEE (-2)   // err: the fd of a pidfd of the program, to PTRACE_SEIZE before a byte on sync_fd
 #define SB_STARTED (-3)  // the program has exec'd; its pidfd comes with the record (SCM_RIGHTS), then its seccomp listener if it made one
 #define SB_STATUS (-4)   // err: the program's wait status, from its init, which then exits
