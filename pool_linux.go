@@ -241,11 +241,23 @@ func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) {
 	default:
 	}
 	var pre *prepared
-	select {
-	case pre = <-pl.ready:
+	for pre == nil {
+		select {
+		case pre = <-pl.ready:
+		default:
+		}
+		if pre == nil {
+			pl.cold.Add(1)
+			break
+		}
+		if !pre.proc.Parked() {
+			// Ended while it waited (killed from outside): the next.
+			pre.discard()
+			<-pl.slots
+			pre = nil
+			continue
+		}
 		pl.warm.Add(1)
-	default:
-		pl.cold.Add(1)
 	}
 	p, err := start(ctx, cmd, pl.c, pre)
 	if pre != nil {

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,5 +190,40 @@ func TestPoolModes(t *testing.T) {
 	}
 	if strict.Stats().Warm != 2 || timed.Stats().Warm != 1 || bound.Stats().Warm != 1 {
 		t.Error("cold runs where prepared children were ready")
+	}
+}
+
+// A prepared child that ended while it waited (killed from outside) is
+// not used: the run takes the next, or makes its own.
+func TestPoolChildKilledWhileParked(t *testing.T) {
+	pl := newPool(t, 1)
+	waitReady(t, pl)
+	out, err := exec.Command("pgrep", "-P", fmt.Sprint(os.Getpid()), "-f", "gosandbox-zygote").Output()
+	if err != nil {
+		t.Fatalf("pgrep: %v", err)
+	}
+	// The parked child is the supervisor's child (CLONE_PARENT), a fork
+	// of the zygote, so with the zygote's command line: the one in a
+	// user namespace of its own.
+	self, _ := os.Readlink("/proc/self/ns/user")
+	killed := 0
+	for _, p := range strings.Fields(string(out)) {
+		pid, _ := strconv.Atoi(p)
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid)); err == nil && ns != self {
+			syscall.Kill(pid, syscall.SIGKILL)
+			killed++
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("killed %d parked children, want 1 (processes %q)", killed, out)
+	}
+	time.Sleep(50 * time.Millisecond)
+	res, o := poolRun(t, pl, "/bin/echo", "fine")
+	wantExit(t, res, o, 0)
+	if o != "fine\n" {
+		t.Errorf("output %q", o)
+	}
+	if st := pl.Stats(); st.Warm != 0 || st.Cold != 1 {
+		t.Errorf("%+v: want the killed child skipped, one cold run", st)
 	}
 }

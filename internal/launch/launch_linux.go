@@ -217,8 +217,17 @@ func Start(ctx context.Context, spec *Spec) (*Process, error) {
 	return proc, nil
 }
 
-// Parked says the child waits at its Park step for Resume.
-func (p *Process) Parked() bool { return p.ctl >= 0 }
+// Parked says the child waits at its Park step for Resume: it parked, and
+// it has not ended since (killed while it waited, say).
+func (p *Process) Parked() bool {
+	if p.ctl < 0 {
+		return false
+	}
+	// A pidfd polls readable once its process has ended.
+	fds := []unix.PollFd{{Fd: int32(p.PidFD), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n == 0
+}
 
 // Resume gives a parked child the rest of its launch, spec's Program (its
 // other fields are the parked launch's), and returns once the program has
