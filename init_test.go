@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -125,20 +126,16 @@ func TestInitUnreachableFromFirstInstruction(t *testing.T) {
 	}
 	dir := filepath.Dir(testenv.BuildC(t, "seizeinit", filepath.Join("testdata", "seizeinit.c"), "-static", "-nostdlib", "-O2", "-Iexamples/strict/guest"))
 	want := fmt.Sprintf("seize %04d\n", syscall.EPERM)
-	stop := make(chan struct{})
+	// Busy CPUs: spinners until the runs are done.
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range 2 * runtime.NumCPU() {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for !stop.Load() {
 			}
 		})
 	}
-	defer func() { close(stop); wg.Wait() }()
+	defer func() { stop.Store(true); wg.Wait() }()
 	var runs sync.WaitGroup
 	errs := make(chan string, 200)
 	for range 4 {
