@@ -156,13 +156,17 @@ func (pl *Pool) Stats() PoolStats {
 	return PoolStats{Warm: pl.warm.Load(), Cold: pl.cold.Load()}
 }
 
+// MaxPoolSize is the largest size of a Pool: each prepared sandbox is a
+// process with its namespaces and a cgroup.
+const MaxPoolSize = 1024
+
 // NewPool starts a Pool of size prepared sandboxes configured by opts,
 // which apply to every run of the Pool. It makes the first one before it
 // returns, so that a configuration that cannot be built fails here, with
 // the errors of RunContext. Learning runs cannot be pooled.
 func NewPool(size int, opts ...Option) (*Pool, error) {
-	if size < 1 {
-		return nil, &ConfigError{Input: "NewPool", Err: fmt.Errorf("size %d is not positive", size)}
+	if size < 1 || size > MaxPoolSize {
+		return nil, &ConfigError{Input: "NewPool", Err: fmt.Errorf("size %d out of range 1-%d", size, MaxPoolSize)}
 	}
 	c, err := newConfig(opts)
 	if err != nil {

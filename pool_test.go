@@ -142,8 +142,10 @@ func TestPoolOptions(t *testing.T) {
 	if m := mechanism(res, "memory"); m == "" {
 		t.Errorf("memory limit not enforced: %+v", res.Enforced)
 	}
-	if _, err := sandbox.NewPool(0); err == nil {
-		t.Error("NewPool(0) worked")
+	for _, size := range []int{0, -1, sandbox.MaxPoolSize + 1, 1 << 40} {
+		if _, err := sandbox.NewPool(size); !errors.As(err, new(*sandbox.ConfigError)) {
+			t.Errorf("NewPool(%d): %v, want a ConfigError", size, err)
+		}
 	}
 	var ce *sandbox.ConfigError
 	if _, err := sandbox.NewPool(1, sandbox.WithBind("/no/such/dir", "/x")); !errors.As(err, &ce) {

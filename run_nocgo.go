@@ -70,6 +70,9 @@ func LearnContext(ctx context.Context, cmd *Cmd, opts ...Option) (profile []byte
 // Pool keeps sandboxes prepared ahead of time. Without cgo there are none.
 type Pool struct{}
 
+// MaxPoolSize is the largest size of a Pool.
+const MaxPoolSize = 1024
+
 // NewPool starts a Pool. Without cgo it always fails with an error
 // matching ErrUnsupported.
 func NewPool(size int, opts ...Option) (*Pool, error) { return nil, errNoCgo }
