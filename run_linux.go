@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gosandbox/sandbox/internal/launch"
+	"github.com/gosandbox/sandbox/ns"
 	"golang.org/x/sys/unix"
 )
 
@@ -275,10 +276,13 @@ func (r *runState) collect(ws unix.WaitStatus, ru unix.Rusage, err error) (*Resu
 		if n, _ := grp.PidsLimitHits(); n > 0 {
 			res.PidsLimitReached = true
 		}
-		// Without a pid namespace the program's descendants may live
-		// on, holding the output pipes that st.wait waits on: the
-		// cgroup knows them all.
-		_ = grp.Kill()
+		if !r.c.namespaces.Has(ns.PID) {
+			// Without a pid namespace the program's descendants may
+			// live on, holding the output pipes that st.wait waits
+			// on: the cgroup knows them all. (With one, the init's
+			// end took them all; Release checks the group empty.)
+			_ = grp.Kill()
+		}
 	} else {
 		// Without a cgroup: the init's rusage, which counts every
 		// process it reaped. Its ru_maxrss is the largest process's,
