@@ -175,7 +175,7 @@ func (f *filtered) report(r *runState, res *Result) {
 		return
 	}
 	died := res.Status == SeccompKilled && !r.k.seccomp
-	for _, v := range kernelKillViolations(f.auditor, r.proc.Guest, f.pidns, died) {
+	for _, v := range kernelKillViolations(f.auditor, r.proc.Guest, f.pidns, died, f.prog.threadKills) {
 		r.viol.add(v)
 	}
 }

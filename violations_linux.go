@@ -319,13 +319,17 @@ func (a *auditLog) record(msg []byte) {
 // take removes and returns the records of a run: those of pid, and with
 // pidns not 0, those of every process in that pid namespace. With died, a
 // kill ended pid: it waits up to a second for pid's record (the kernel's
-// audit thread delivers it, later under load); otherwise it
-// gives the kernel's audit thread 20 ms to deliver the records of calls
-// that a kill ended in threads that the program outlived.
-func (a *auditLog) take(pid int, pidns uint64, died bool) []auditRec {
-	wait := 20 * time.Millisecond
-	if died {
+// audit thread delivers it, later under load). Otherwise, with linger (the
+// filter kills threads, which the program may have outlived, leaving no
+// other trace), it gives the audit thread 20 ms to deliver their records;
+// without, it takes what has come.
+func (a *auditLog) take(pid int, pidns uint64, died, linger bool) []auditRec {
+	var wait time.Duration
+	switch {
+	case died:
 		wait = time.Second
+	case linger:
+		wait = 20 * time.Millisecond
 	}
 	deadline := time.Now().Add(wait)
 	var out []auditRec
@@ -372,11 +376,12 @@ func auditField(rec []byte, key string, base int) (uint64, bool) {
 // kernelKillViolations names the calls that the kernel's kill actions
 // ended in a run whose program is pid, in pid namespace pidns (0: none of
 // its own). died says the program itself died of one; if no record names
-// its call, the violation says "unknown".
-func kernelKillViolations(a *auditLog, pid int, pidns uint64, died bool) []Violation {
+// its call, the violation says "unknown". threadKills says the filter
+// kills threads (see take).
+func kernelKillViolations(a *auditLog, pid int, pidns uint64, died, threadKills bool) []Violation {
 	var recs []auditRec
 	if a != nil {
-		recs = a.take(pid, pidns, died)
+		recs = a.take(pid, pidns, died, threadKills)
 	}
 	var out []Violation
 	named := false
