@@ -202,18 +202,11 @@ func TestCreateRefusesNonFile(t *testing.T) {
 	}
 }
 
-// A launcher that fails under a filter denying write, exit_group and exit
-// (it can neither report nor exit) still ends, by a fault, which no filter
-// can refuse: it does not spin for ever with Start waiting on it.
-func TestDieUnderHostileFilter(t *testing.T) {
-	prog, err := bpf.Assemble([]bpf.Instruction{
-		bpf.LoadAbsolute{Off: 0, Size: 4}, // the call's number
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT_GROUP, SkipTrue: 3},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT, SkipTrue: 2},
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipTrue: 1},
-		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
-		bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
-	})
+// assemble is a BPF program as the Seccomp step takes it: struct
+// sock_filter bytes.
+func assemble(t *testing.T, ins ...bpf.Instruction) []byte {
+	t.Helper()
+	prog, err := bpf.Assemble(ins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +216,21 @@ func TestDieUnderHostileFilter(t *testing.T) {
 		b = append(b, in.Jt, in.Jf)
 		b = binary.NativeEndian.AppendUint32(b, in.K)
 	}
+	return b
+}
+
+// A launcher that fails under a filter denying write, exit_group and exit
+// (it can neither report nor exit) still ends, by a fault, which no filter
+// can refuse: it does not spin for ever with Start waiting on it.
+func TestDieUnderHostileFilter(t *testing.T) {
+	b := assemble(t,
+		bpf.LoadAbsolute{Off: 0, Size: 4}, // the call's number
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT_GROUP, SkipTrue: 3},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_EXIT, SkipTrue: 2},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.SYS_WRITE, SkipTrue: 1},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW},
+		bpf.RetConstant{Val: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+	)
 	p := &Program{}
 	p.FDs(Desc{Stage: "fds"}, []int32{0, 1, 2})
 	p.NoNewPrivs(Desc{Stage: "credentials"})
@@ -358,16 +366,7 @@ func TestZygoteRestart(t *testing.T) {
 // The filter's flags reach seccomp(2): a bit the kernel does not know
 // (and the launcher does not drop as optional) fails the step with EINVAL.
 func TestSeccompFlagsReachKernel(t *testing.T) {
-	allow, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b []byte
-	for _, in := range allow {
-		b = binary.NativeEndian.AppendUint16(b, in.Op)
-		b = append(b, in.Jt, in.Jf)
-		b = binary.NativeEndian.AppendUint32(b, in.K)
-	}
+	b := assemble(t, bpf.RetConstant{Val: unix.SECCOMP_RET_ALLOW})
 	for _, tt := range []struct {
 		flags uint32
 		want  error
