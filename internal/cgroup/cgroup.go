@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gosandbox/sandbox/internal/kfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -278,6 +279,7 @@ func (g *Group) remove() error {
 		g.dirf.Close()
 		g.dirf = nil
 	}
+	g.closeStats()
 	for _, p := range g.paths {
 		if e := os.Remove(p); e != nil && !errors.Is(e, os.ErrNotExist) {
 			err = join(err, e)
@@ -303,19 +305,20 @@ func writeIfExists(dir, file, value string) error {
 }
 
 func readInt(file string) (uint64, error) {
-	b, err := os.ReadFile(file)
+	b, err := kfile.Read(file)
 	if err != nil {
 		return 0, err
 	}
+	return parseInt(b)
+}
+
+func parseInt(b []byte) (uint64, error) {
 	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 }
 
-// readKey reads "key value" from a flat-keyed file such as memory.events.
-func readKey(file, key string) (uint64, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0, err
-	}
+// parseKey returns the value of "key value" in b, the contents of file, a
+// flat-keyed file such as memory.events.
+func parseKey(b []byte, file, key string) (uint64, error) {
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, " ")
 		if ok && k == key {

@@ -9,7 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/gosandbox/sandbox/internal/kfile"
+	"golang.org/x/sys/unix"
 )
 
 // Group is one sandbox's cgroup.
@@ -29,6 +33,81 @@ type Group struct {
 	// again.
 	set     Limits
 	written bool
+	// stats are the counter files a run reads, open from Acquire (where
+	// the counters are baselined) to Release: a read at the run's end
+	// is then one call, and memory.peak's reset (a write, 6.12+) holds
+	// only for reads through the file descriptor that wrote it.
+	statsMu sync.Mutex
+	stats   map[string]int
+}
+
+// stat returns the contents of the group's counter file dir/file.
+func (g *Group) stat(dir, file string) ([]byte, error) {
+	fd, err := g.statFD(filepath.Join(dir, file))
+	if err != nil {
+		return nil, err
+	}
+	b, err := kfile.ReadFD(fd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, file), err)
+	}
+	return b, nil
+}
+
+// statFD returns the fd of the counter file path, opened on first use
+// (memory.peak read-write where it may be: a write resets it).
+func (g *Group) statFD(path string) (int, error) {
+	g.statsMu.Lock()
+	defer g.statsMu.Unlock()
+	if fd, ok := g.stats[path]; ok {
+		return fd, nil
+	}
+	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	if filepath.Base(path) == "memory.peak" {
+		flags |= unix.O_RDWR
+	}
+	fd, err := unix.Open(path, flags, 0)
+	if err == unix.EACCES && flags&unix.O_RDWR != 0 {
+		// Not ours to reset (an undelegated file): PeakMemory is
+		// then the peak since the group was made.
+		fd, err = unix.Open(path, flags&^unix.O_RDWR, 0)
+	}
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if g.stats == nil {
+		g.stats = map[string]int{}
+	}
+	g.stats[path] = fd
+	return fd, nil
+}
+
+// closeStats closes the counter files.
+func (g *Group) closeStats() {
+	g.statsMu.Lock()
+	defer g.statsMu.Unlock()
+	for _, fd := range g.stats {
+		unix.Close(fd)
+	}
+	g.stats = nil
+}
+
+// statInt reads a counter file of one number.
+func (g *Group) statInt(dir, file string) (uint64, error) {
+	b, err := g.stat(dir, file)
+	if err != nil {
+		return 0, err
+	}
+	return parseInt(b)
+}
+
+// statKey reads "key value" from a flat-keyed counter file.
+func (g *Group) statKey(dir, file, key string) (uint64, error) {
+	b, err := g.stat(dir, file)
+	if err != nil {
+		return 0, err
+	}
+	return parseKey(b, filepath.Join(dir, file), key)
 }
 
 // Acquire returns a group with limits set and counters at zero, taken from
@@ -133,9 +212,13 @@ func (g *Group) setLimits(l Limits) error {
 		// group was made).
 		cur, _ := readInt(filepath.Join(d, "memory.current"))
 		g.memBase = int64(cur)
-		err = join(err, writeIfExists(d, "memory.peak", "0"))
-		g.oomBase, _ = readKey(filepath.Join(d, "memory.events"), "oom_kill")
-		usec, _ := readKey(filepath.Join(d, "cpu.stat"), "usage_usec")
+		if fd, err := g.statFD(filepath.Join(d, "memory.peak")); err == nil {
+			// Through the fd that PeakMemory reads: the reset
+			// holds for it alone.
+			_, _ = unix.Pwrite(fd, []byte("0"), 0)
+		}
+		g.oomBase, _ = g.statKey(d, "memory.events", "oom_kill")
+		usec, _ := g.statKey(d, "cpu.stat", "usage_usec")
 		g.cpuBase = time.Duration(usec) * time.Microsecond
 	case V1:
 		m := g.dir("memory")
@@ -156,11 +239,11 @@ func (g *Group) setLimits(l Limits) error {
 		cur, _ := readInt(filepath.Join(m, "memory.usage_in_bytes"))
 		g.memBase = int64(cur)
 		err = join(err, write(m, "memory.max_usage_in_bytes", "0"))
-		g.oomBase, _ = readKey(filepath.Join(m, "memory.oom_control"), "oom_kill")
-		ns, _ := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
+		g.oomBase, _ = g.statKey(m, "memory.oom_control", "oom_kill")
+		ns, _ := g.statInt(g.dir("cpuacct"), "cpuacct.usage")
 		g.cpuBase = time.Duration(ns)
 	}
-	g.pidsBase, _ = readKey(filepath.Join(g.dir("pids"), "pids.events"), "max")
+	g.pidsBase, _ = g.statKey(g.dir("pids"), "pids.events", "max")
 	if err != nil {
 		g.written = false
 		return fmt.Errorf("%s: set limits of %s: %w", g.h.Version, g.name, err)
@@ -172,7 +255,7 @@ func (g *Group) setLimits(l Limits) error {
 // PidsLimitHits returns how many forks the pids limit refused in the group
 // since Acquire (pids.events "max").
 func (g *Group) PidsLimitHits() (uint64, error) {
-	n, err := readKey(filepath.Join(g.dir("pids"), "pids.events"), "max")
+	n, err := g.statKey(g.dir("pids"), "pids.events", "max")
 	return n - g.pidsBase, err
 }
 
@@ -210,10 +293,10 @@ func (g *Group) Add(pid int) error {
 // since Acquire.
 func (g *Group) CPU() (time.Duration, error) {
 	if g.h.Version == V2 {
-		usec, err := readKey(filepath.Join(g.dir(""), "cpu.stat"), "usage_usec")
+		usec, err := g.statKey(g.dir(""), "cpu.stat", "usage_usec")
 		return time.Duration(usec)*time.Microsecond - g.cpuBase, err
 	}
-	ns, err := readInt(filepath.Join(g.dir("cpuacct"), "cpuacct.usage"))
+	ns, err := g.statInt(g.dir("cpuacct"), "cpuacct.usage")
 	return time.Duration(ns) - g.cpuBase, err
 }
 
@@ -235,11 +318,11 @@ func (g *Group) procsFiles() []string {
 // tmpfs pages included, in bytes: the peak less what was still charged
 // when the run began.
 func (g *Group) PeakMemory() (int64, error) {
-	file := filepath.Join(g.dir("memory"), "memory.max_usage_in_bytes")
+	dir, file := g.dir("memory"), "memory.max_usage_in_bytes"
 	if g.h.Version == V2 {
-		file = filepath.Join(g.dir(""), "memory.peak")
+		dir, file = g.dir(""), "memory.peak"
 	}
-	n, err := readInt(file)
+	n, err := g.statInt(dir, file)
 	return max(int64(n)-g.memBase, 0), err
 }
 
@@ -249,9 +332,9 @@ func (g *Group) OOMKills() (uint64, error) {
 	var n uint64
 	var err error
 	if g.h.Version == V2 {
-		n, err = readKey(filepath.Join(g.dir(""), "memory.events"), "oom_kill")
+		n, err = g.statKey(g.dir(""), "memory.events", "oom_kill")
 	} else {
-		n, err = readKey(filepath.Join(g.dir("memory"), "memory.oom_control"), "oom_kill")
+		n, err = g.statKey(g.dir("memory"), "memory.oom_control", "oom_kill")
 	}
 	return n - g.oomBase, err
 }
@@ -336,6 +419,7 @@ func (g *Group) Release() {
 		_ = writeIfExists(g.dir(""), "memory.reclaim", strconv.FormatUint(cur, 10))
 	}
 
+	g.closeStats() // a free group holds no fd
 	g.h.mu.Lock()
 	g.h.free = append(g.h.free, g)
 	g.h.mu.Unlock()

@@ -11,12 +11,12 @@ package ptrace
 import (
 	"encoding/binary"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 	"unsafe"
 
+	"github.com/gosandbox/sandbox/internal/kfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -293,7 +293,7 @@ func waitStop(pid int) error {
 
 // ProcStatus returns the number in field key of /proc/PID/status, or 0.
 func ProcStatus(pid int, key string) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	b, err := kfile.Read("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
