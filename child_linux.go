@@ -100,10 +100,11 @@ const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO
 //  17. * the seccomp filter, the last step before execve
 //  18. execve
 //
-// With park, the child stops between 7 and 8 (a Pool's prepared child):
-// what comes before depends on the configuration alone, what comes after
-// on the program too.
-func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []string, su *setup, park bool) (*launch.Spec, error) {
+// A parked launch (a Pool's prepared child) stops between 7 and 8: what
+// comes before depends on the configuration alone, what comes after on
+// the program too; the run in that child is given steps 8-18 alone
+// (afterPark), the same steps as those after the park of a parked launch.
+func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []string, su *setup, part launchPart) (*launch.Spec, error) {
 	p := &launch.Program{}
 	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
 	uid, gid := c.root.UID, c.root.GID
@@ -117,20 +118,6 @@ func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []str
 		spec.UIDMap, spec.GIDMap, spec.DenySetgroups = maps.UID.String(), maps.GID.String(), maps.DenySetgroups
 	}
 
-	if c.namespaces.Has(ns.Cgroup) {
-		// The cgroup namespace is made now, after the parent moved the
-		// child into its cgroup: rooted there, it shows nothing of the
-		// host's cgroup tree.
-		p.Unshare(d("cgroup", "unshare", ""), unix.CLONE_NEWCGROUP)
-	}
-	// A new session: no controlling terminal of the host, so TIOCSTI
-	// cannot push keystrokes into the caller's shell (CVE-2017-5226).
-	p.Setsid(d("credentials", "setsid", ""))
-	// The caller's process state is not the program's: umask 022 (a
-	// caller's 0 would make the program's files world-writable), and
-	// default scheduling in its own cpuset, placed there already.
-	p.Umask(d("process", "umask", ""), 0o022)
-	p.ResetSched(d("process", "reset scheduling", ""))
 	creds := func() {
 		if !maps.DenySetgroups {
 			// No supplementary group of the caller's survives.
@@ -139,33 +126,13 @@ func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []str
 		p.Setresgid(d("credentials", "setresgid "+strconv.FormatUint(uint64(gid), 10), ""), gid)
 		p.Setresuid(d("credentials", "setresuid "+strconv.FormatUint(uint64(uid), 10), ""), uid)
 	}
-	var plan []rootfs.Step
-	if c.namespaces.Has(ns.Mount) {
-		if !userns {
-			// Without a user namespace the new mount namespace
-			// still shares propagation with the host: cut it, so
-			// no mount of ours shows up there.
-			p.Mount(d("root", "mount --make-rslave", "/"), "", "/", "", unix.MS_REC|unix.MS_SLAVE, "", false)
-		}
-		root := c.root
-		root.Hostname = c.hostname
-		plan = root.Plan()
-		// Bind sources are captured with the caller's own rights,
-		// before the uid changes.
-		n := 0
-		for n < len(plan) && plan[n].Op == rootfs.OpCapture {
-			n++
-		}
-		addRootSteps(p, plan[:n], su.trees)
-		plan = plan[n:]
+	if part != afterPark {
+		c.headSteps(p, su, userns, creds)
 	}
-	if userns {
-		// In the user namespace the sandbox user keeps the
-		// namespace's capabilities (its root is not mapped), so the
-		// files of the root are made as that user.
-		creds()
+	if part == parkedLaunch {
+		// A prepared child waits here for its program (Pool).
+		p.Park(d("pool", "park", ""))
 	}
-	addRootSteps(p, plan, su.trees)
 
 	dir := cmd.Dir
 	if dir == "" {
@@ -180,16 +147,6 @@ func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []str
 		if wd, err := os.Getwd(); err == nil {
 			dir = wd
 		}
-	}
-	if c.namespaces.Has(ns.UTS) {
-		p.Sethostname(d("uts", "sethostname", ""), c.hostname)
-	}
-	if c.namespaces.Has(ns.Net) {
-		p.LoopbackUp(d("net", "loopback up", "lo"))
-	}
-	if park {
-		// A prepared child waits here for its program (Pool).
-		p.Park(d("pool", "park", ""))
 	}
 	if dir != "" {
 		// The working directory is resolved inside the new root, after
@@ -236,6 +193,60 @@ func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []str
 	return spec, nil
 }
 
+// headSteps adds the steps that depend on the configuration alone (1-7 of
+// the table of spec): those a Pool's prepared child has run before it
+// parks.
+func (c *config) headSteps(p *launch.Program, su *setup, userns bool, creds func()) {
+	d := func(stage, op, path string) launch.Desc { return launch.Desc{Stage: stage, Op: op, Path: path} }
+	if c.namespaces.Has(ns.Cgroup) {
+		// The cgroup namespace is made now, after the parent moved the
+		// child into its cgroup: rooted there, it shows nothing of the
+		// host's cgroup tree.
+		p.Unshare(d("cgroup", "unshare", ""), unix.CLONE_NEWCGROUP)
+	}
+	// A new session: no controlling terminal of the host, so TIOCSTI
+	// cannot push keystrokes into the caller's shell (CVE-2017-5226).
+	p.Setsid(d("credentials", "setsid", ""))
+	// The caller's process state is not the program's: umask 022 (a
+	// caller's 0 would make the program's files world-writable), and
+	// default scheduling in its own cpuset, placed there already.
+	p.Umask(d("process", "umask", ""), 0o022)
+	p.ResetSched(d("process", "reset scheduling", ""))
+	var plan []rootfs.Step
+	if c.namespaces.Has(ns.Mount) {
+		if !userns {
+			// Without a user namespace the new mount namespace
+			// still shares propagation with the host: cut it, so
+			// no mount of ours shows up there.
+			p.Mount(d("root", "mount --make-rslave", "/"), "", "/", "", unix.MS_REC|unix.MS_SLAVE, "", false)
+		}
+		root := c.root
+		root.Hostname = c.hostname
+		plan = root.Plan()
+		// Bind sources are captured with the caller's own rights,
+		// before the uid changes.
+		n := 0
+		for n < len(plan) && plan[n].Op == rootfs.OpCapture {
+			n++
+		}
+		addRootSteps(p, plan[:n], su.trees)
+		plan = plan[n:]
+	}
+	if userns {
+		// In the user namespace the sandbox user keeps the
+		// namespace's capabilities (its root is not mapped), so the
+		// files of the root are made as that user.
+		creds()
+	}
+	addRootSteps(p, plan, su.trees)
+	if c.namespaces.Has(ns.UTS) {
+		p.Sethostname(d("uts", "sethostname", ""), c.hostname)
+	}
+	if c.namespaces.Has(ns.Net) {
+		p.LoopbackUp(d("net", "loopback up", "lo"))
+	}
+}
+
 // addRootSteps turns a root plan into launcher steps.
 // A capture whose tree the supervisor made already (idmapped, by target)
 // takes that tree instead.
@@ -272,3 +283,12 @@ func addRootSteps(p *launch.Program, steps []rootfs.Step, trees map[string]*os.F
 		}
 	}
 }
+
+// launchPart is the part of a launch that spec builds.
+type launchPart int
+
+const (
+	wholeLaunch  launchPart = iota // every step: a run in a new child
+	parkedLaunch                   // every step, and a park after the configuration's
+	afterPark                      // the steps after the park: a run in a prepared child
+)

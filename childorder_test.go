@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/gosandbox/sandbox/internal/launch"
 	"github.com/gosandbox/sandbox/ns"
 )
@@ -55,9 +56,25 @@ func TestChildOrder(t *testing.T) {
 // everything that depends on the configuration alone and before
 // everything that depends on the program.
 func checkChildOrder(t *testing.T, c *config, m mode, park bool) {
-	spec, err := c.spec(Command("/bin/true"), m, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, park)
+	part := wholeLaunch
+	if park {
+		part = parkedLaunch
+	}
+	spec, err := c.spec(Command("/bin/true"), m, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, part)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if park {
+		// A run in a prepared child is given the steps after the
+		// park, and no other.
+		tail, err := c.spec(Command("/bin/true"), m, []int32{0, 1, 2}, []string{"true"}, nil, []string{"/bin/true"}, &setup{}, afterPark)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want := spec.Program.Split()
+		if diff := cmp.Diff(want.Descs(), tail.Program.Descs()); diff != "" {
+			t.Errorf("the steps after the park (-parked launch's, +afterPark):\n%s", diff)
+		}
 	}
 	d := spec.Program.Descs()
 	at := func(match func(launch.Desc) bool) []int {

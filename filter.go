@@ -109,6 +109,13 @@ func (p *program) guarded(noVsock bool) *program {
 	return p.guard[i]
 }
 
+// machine returns the notifier's VM of p.bpf, made once.
+func (p *program) machine() (*filter.VM, error) {
+	p.vmOnce.Do(func() { p.vm, p.vmErr = filter.NewVM(p.bpf) })
+	vm, _ := p.vm.(*filter.VM)
+	return vm, p.vmErr
+}
+
 // profileCache holds compiled custom profiles by the hash of their JSON.
 var profileCache struct {
 	sync.Mutex

@@ -144,7 +144,7 @@ func (f *filtered) follow(r *runState) (func(), error) {
 		}
 	case proc.Listener != nil:
 		mainPid := proc.Guest
-		n, err := startNotifier(proc.Listener, f.prog.bpf, &r.viol, func(pid int) {
+		n, err := startNotifier(proc.Listener, f.prog.machine, &r.viol, func(pid int) {
 			if pid == mainPid {
 				r.k.seccompKilled()
 			}
@@ -156,7 +156,19 @@ func (f *filtered) follow(r *runState) (func(), error) {
 		}
 		// Once every process with the filter is gone, no call is left
 		// to answer.
-		return n.stop, nil
+		return func() {
+			if r.initLeft {
+				// Every process with the filter is reaped: the
+				// loop ends on its own. The listener's close,
+				// which frees the filter (and its JIT image,
+				// dear on a virtual machine), is left to the
+				// run's finish.
+				<-n.done
+				r.later = append(r.later, n.lst.Close)
+				return
+			}
+			n.stop()
+		}, nil
 	}
 	return func() {}, nil
 }

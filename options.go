@@ -66,6 +66,12 @@ type program struct {
 	// AF_VSOCK denied.
 	guardOnce [2]sync.Once
 	guard     [2]*program
+
+	// bpf made ready for the notifier to judge calls by (machine, in
+	// filter.go), at its first use, for every run of the program.
+	vmOnce sync.Once
+	vm     any // *filter.VM
+	vmErr  error
 }
 
 var unconfinedPolicy = &policy{mode: Unconfined}

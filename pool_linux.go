@@ -74,6 +74,21 @@ func (su *setup) release() {
 type prepared struct {
 	proc  *launch.Process // nil once resumed
 	setup *setup          // nil once taken by the run
+	// ended is called once the child is gone, and what it held released
+	// (end): its Pool's slot is free again. nil: none.
+	ended func()
+}
+
+// end is the end of a run in pre (nil: none): the child is discarded if
+// it was not resumed, and the Pool told.
+func (pre *prepared) end() {
+	if pre == nil {
+		return
+	}
+	pre.discard()
+	if pre.ended != nil {
+		pre.ended()
+	}
 }
 
 // discard kills and reaps the child unless it was resumed, and releases
@@ -98,7 +113,7 @@ func (c *config) prepare() (*prepared, error) {
 	}
 	// The program-independent head of the steps: nothing of this Cmd
 	// is in it.
-	spec, err := c.spec(&Cmd{}, unconfined{}, nil, nil, nil, nil, su, true)
+	spec, err := c.spec(&Cmd{}, unconfined{}, nil, nil, nil, nil, su, parkedLaunch)
 	if err != nil {
 		su.release()
 		return nil, err
@@ -217,7 +232,10 @@ func (pl *Pool) fill() {
 }
 
 // Run runs cmd in a sandbox of the Pool and waits for it to end. See
-// RunContext.
+// RunContext. When it returns, every process of the sandbox has ended;
+// the kernel's teardown of its namespaces and the release of its cgroup
+// go on after, off the caller's path, and its slot in the Pool is free
+// again once they are done.
 func (pl *Pool) Run(cmd *Cmd) (*Result, error) {
 	return pl.RunContext(context.Background(), cmd)
 }
@@ -226,16 +244,26 @@ func (pl *Pool) Run(cmd *Cmd) (*Result, error) {
 // when none is ready, and waits for it to end: as RunContext with the
 // Pool's options. After Close it fails with ErrPoolClosed.
 func (pl *Pool) RunContext(ctx context.Context, cmd *Cmd) (*Result, error) {
-	p, err := pl.Start(ctx, cmd)
+	pre, err := pl.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return p.Wait()
+	return newProcess().run(ctx, cmd, pl.c, pre)
 }
 
 // Start starts cmd in a prepared sandbox of the Pool, or in a new one when
 // none is ready: as Start with the Pool's options.
 func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) {
+	pre, err := pl.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, cmd, pl.c, pre)
+}
+
+// take returns a prepared child for a run, with its slot freed at the
+// run's end, or nil when none is ready.
+func (pl *Pool) take(ctx context.Context) (*prepared, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -262,17 +290,9 @@ func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) {
 			continue
 		}
 		pl.warm.Add(1)
+		pre.ended = func() { <-pl.slots }
 	}
-	p, err := start(ctx, cmd, pl.c, pre)
-	if pre != nil {
-		// The slot is free again once the run is over.
-		if err != nil {
-			<-pl.slots
-		} else {
-			go func() { <-p.done; <-pl.slots }()
-		}
-	}
-	return p, err
+	return pre, nil
 }
 
 // Close stops the Pool: the children it has ready are killed, and its

@@ -81,6 +81,41 @@ echo left > /tmp/left; (sleep 1000 &); ipcmk -Q >/dev/null; hostname changed 2>/
 	}
 }
 
+// A Pool's run returns before the kernel has torn its sandbox down, but
+// only once no process of it is left: one the program left behind holds
+// a lock on a file of a read-write bind, and not the output pipes, and the
+// lock is free when Run returns (a process's locks go with its end).
+func TestPoolRunEndsEveryProcess(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	lock := filepath.Join(dir, "lock")
+	if err := os.WriteFile(lock, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(lock, 0o666) // whatever the umask
+	pl := newPool(t, 1, sandbox.WithBindRW(dir, "/w"))
+	const script = `rm -f /w/started
+(flock -x 9 && echo >/w/started && exec sleep 100) 9>/w/lock </dev/null >/dev/null 2>&1 &
+while [ ! -e /w/started ]; do sleep 0.01; done`
+	for i := range 10 {
+		waitReady(t, pl)
+		res, out := poolRun(t, pl, "/bin/sh", "-c", script)
+		wantExit(t, res, out, 0)
+		f, err := os.Open(lock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		f.Close()
+		if err != nil {
+			t.Fatalf("run %d: the lock of the process the program left is held after Run: %v", i, err)
+		}
+	}
+	if st := pl.Stats(); st.Warm != 10 {
+		t.Errorf("%+v, want 10 warm runs", st)
+	}
+}
+
 // waitReady waits until pl has a prepared child ready.
 func waitReady(t *testing.T, pl *sandbox.Pool) {
 	t.Helper()

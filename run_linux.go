@@ -41,14 +41,17 @@ func Run(cmd *Cmd, opts ...Option) (*Result, error) {
 // here; ctx's error when ctx was done before the start. Otherwise the
 // error is nil and the Result says how the program ended, whatever it did.
 //
-// RunContext is Start followed by Wait. It is safe to call from many
-// goroutines at once.
+// RunContext is Start followed by Wait, on the caller's goroutine. It is
+// safe to call from many goroutines at once.
 func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) {
-	p, err := Start(ctx, cmd, opts...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	return p.Wait()
+	return newProcess().run(ctx, cmd, c, nil)
 }
 
 // Process is a program started in a sandbox by Start.
@@ -82,7 +85,7 @@ func Start(ctx context.Context, cmd *Cmd, opts ...Option) (*Process, error) {
 // start runs cmd under c, in a prepared child when pre is not nil, and
 // returns once the program runs.
 func start(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Process, error) {
-	p := &Process{launched: make(chan struct{}), done: make(chan struct{})}
+	p := newProcess()
 	go func() {
 		res, err := p.run(ctx, cmd, c, pre)
 		p.launchOnce.Do(func() { p.startErr = err; close(p.launched) })
@@ -94,6 +97,10 @@ func start(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Process, e
 		return nil, p.startErr
 	}
 	return p, nil
+}
+
+func newProcess() *Process {
+	return &Process{launched: make(chan struct{}), done: make(chan struct{})}
 }
 
 // markLaunched is told by run that the program runs.
@@ -130,10 +137,21 @@ func (p *Process) Wait() (*Result, error) {
 // child prepared for c by a Pool) or else in a new child: prepare, start,
 // supervise, collect.
 func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Result, error) {
-	if pre != nil {
-		// Given up unless resumed (Resume then owns the child).
-		defer pre.discard()
-	} else {
+	var r *runState
+	defer func() {
+		// The end of the sandbox: before run returns, or after for a
+		// Pool's run whose init said that no process is left.
+		end := func() {
+			r.finish()
+			pre.end()
+		}
+		if r != nil && r.initLeft {
+			go end()
+		} else {
+			end()
+		}
+	}()
+	if pre == nil {
 		// The zygote's start overlaps with the set-up below.
 		launch.Warm()
 	}
@@ -146,7 +164,6 @@ func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (
 	if err != nil {
 		return nil, err
 	}
-	defer r.release()
 	if r.m.traced() {
 		// The tracer is the thread that attaches (in start): start,
 		// trace and wait on one locked thread.
@@ -170,8 +187,15 @@ type runState struct {
 	k    *killer
 	st   *stdio
 	spec *launch.Spec
+	// early: the Result may come at the init's report that no process
+	// is left, before the init's exit and the namespaces' teardown:
+	// a Pool's run, with a cgroup to account for it (the init's rusage
+	// comes only with its exit), untraced.
+	early bool
 	// From the start on:
 	proc     *launch.Process
+	initLeft bool           // the init reported, and is left to finish to reap
+	later    []func() error // closes left to finish
 	viol     violations
 	began    time.Time
 	stopMode func()
@@ -204,10 +228,15 @@ func (c *config) prepareRun(cmd *Cmd, pre *prepared) (_ *runState, err error) {
 	if r.st, err = newStdio(cmd, c.lim.output, c.direct, func() { r.k.kill(OutputExceeded) }); err != nil {
 		return nil, err
 	}
-	if r.spec, err = c.spec(cmd, m, r.st.fds, argv, env, candidates, r.su, pre != nil); err != nil {
+	part := wholeLaunch
+	if pre != nil {
+		part = afterPark // the rest of a prepared child's launch
+	}
+	if r.spec, err = c.spec(cmd, m, r.st.fds, argv, env, candidates, r.su, part); err != nil {
 		return nil, err
 	}
 	r.su.place(r.spec)
+	r.early = pre != nil && r.su.grp != nil && !m.traced()
 	return r, nil
 }
 
@@ -220,6 +249,22 @@ func (r *runState) release() {
 	r.su.release()
 }
 
+// finish ends what is left of a run once its Result is known: the init,
+// when it was left to reap, then what prepareRun took. A nil r is fine.
+func (r *runState) finish() {
+	if r == nil {
+		return
+	}
+	if r.initLeft {
+		_, _, _ = r.proc.Wait()
+		r.proc.Release()
+	}
+	for _, f := range r.later {
+		_ = f()
+	}
+	r.release()
+}
+
 // start launches the child (or resumes the prepared one) until the
 // program runs, and starts watching it: the mode's part, the output, the
 // limits.
@@ -227,8 +272,6 @@ func (r *runState) start(ctx context.Context, cmd *Cmd, pre *prepared) error {
 	r.began = time.Now()
 	var err error
 	if pre != nil {
-		// The rest of the steps, from the park on.
-		_, r.spec.Program = r.spec.Program.Split()
 		r.proc, pre.proc = pre.proc, nil
 		err = r.proc.Resume(ctx, r.spec)
 	} else {
@@ -252,14 +295,21 @@ func (r *runState) start(ctx context.Context, cmd *Cmd, pre *prepared) error {
 func (r *runState) supervise(ctx context.Context) (ws unix.WaitStatus, ru unix.Rusage, err error) {
 	stop := r.k.watch(ctx, &r.c.lim, r.su.grp)
 	if err = r.m.wait(r); err == nil {
-		ws, ru, err = r.proc.Wait()
+		if r.early {
+			ws, r.initLeft = r.proc.Ended()
+		}
+		if !r.initLeft {
+			ws, ru, err = r.proc.Wait()
+		}
 	} else {
 		r.proc.Abort()
 	}
 	r.res.WallTime = time.Since(r.began)
 	stop()
 	r.stopMode()
-	r.proc.Release()
+	if !r.initLeft {
+		r.proc.Release()
+	}
 	return ws, ru, err
 }
 

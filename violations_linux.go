@@ -83,8 +83,8 @@ func (n *notifier) pace() {
 // launch makes it): the loop waits there rather than on a thread of its
 // own, and RECV is only called once the listener is readable, so it never
 // blocks.
-func startNotifier(lst *os.File, bpf []byte, out *violations, killed func(pid int)) (*notifier, error) {
-	vm, err := filter.NewVM(bpf)
+func startNotifier(lst *os.File, newVM func() (*filter.VM, error), out *violations, killed func(pid int)) (*notifier, error) {
+	vm, err := newVM()
 	if err != nil {
 		return nil, err
 	}

@@ -125,8 +125,35 @@ static int program_main(void *arg)
 	sb_run_steps(cfg, cfg->resume);
 }
 
+// end reports the program's wait status and ends the init. Unless the
+// program is traced, every other process of the sandbox is killed and
+// reaped first, as the kernel would kill them at the init's exit: the
+// report (SB_DONE) then says that none is left, so that the supervisor
+// need not wait for the namespaces' teardown, which follows the init's
+// exit. A traced process may only be reapable once its tracer (the
+// supervisor) has seen its end: that init reports SB_STATUS, and goes.
+static void __attribute__((noreturn)) end(struct sb_config *cfg, int status, int traced)
+{
+	int32_t step = SB_STATUS;
+	if (!traced) {
+		// kill(-1) from a pid namespace's init reaches every process
+		// of the namespace (and of those nested in it) but the init:
+		// all run as the sandbox user, which the init is too.
+		SYS2(SYS_kill, -1, SIGKILL);
+		long p;
+		int st;
+		while ((p = SYS4(SYS_wait4, -1, &st, __WALL, 0)) > 0 || p == -EINTR)
+			;
+		if (p == -ECHILD)
+			step = SB_DONE;
+	}
+	put(cfg, step, status);
+	SYS1(SYS_exit_group, 0);
+	__builtin_unreachable();
+}
+
 // init_main is the init's side of SB_INIT, once the program has exec'd.
-static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid, int pidfd)
+static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid, int pidfd, int traced)
 {
 	// The program's pidfd goes along (SCM_RIGHTS), and its seccomp
 	// listener if it made one: the supervisor could not take them from a
@@ -167,10 +194,8 @@ static void __attribute__((noreturn)) init_main(struct sb_config *cfg, long pid,
 			int status;
 			long p;
 			while ((p = SYS4(SYS_wait4, -1, &status, WNOHANG | __WALL, 0)) > 0) {
-				if (p == pid) {
-					put(cfg, SB_STATUS, status);
-					SYS1(SYS_exit_group, 0);
-				}
+				if (p == pid)
+					end(cfg, status, traced);
 			}
 			if (p == -ECHILD) // the program was reaped under us: cannot be
 				SYS1(SYS_exit_group, 127);
@@ -210,7 +235,8 @@ void sb_start_init(struct sb_config *cfg, int i)
 	// until the exec), and init_main makes it non-dumpable after. Strict
 	// mode holds the program from its first instruction on; a learning
 	// run denies nothing, so reaching the unfiltered init gains nothing.
-	if (!traced(cfg, i + 1)) {
+	int is_traced = traced(cfg, i + 1);
+	if (!is_traced) {
 		long r = SYS2(SYS_prctl, PR_SET_DUMPABLE, 0);
 		if (r < 0)
 			sb_die(cfg, i, r);
@@ -232,6 +258,6 @@ void sb_start_init(struct sb_config *cfg, int i)
 	// The program has exec'd, or failed (and said so) and exited.
 	if (cfg->failed)
 		SYS1(SYS_exit_group, 127);
-	init_main(cfg, pid, pidfd);
+	init_main(cfg, pid, pidfd, is_traced);
 }
 

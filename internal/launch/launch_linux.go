@@ -142,8 +142,12 @@ type Process struct {
 	// it waits in Go's netpoller.
 	Listener *os.File
 	// status is the pipe on which an init reports the program's wait
-	// status, or -1.
-	status int
+	// status, or -1; reported says its report was read: rec (SB_STATUS,
+	// SB_DONE, or 0 for none) and ws.
+	status   int
+	reported bool
+	rec      int32
+	ws       unix.WaitStatus
 	// guestFD is a pidfd of the program when an init is before it, or
 	// -1 (then PidFD is the program's).
 	guestFD int

@@ -100,6 +100,7 @@ struct sb_config {
 #define SB_STARTED (-3)  // the program has exec'd; its pidfd comes with the record (SCM_RIGHTS), then its seccomp listener if it made one
 #define SB_STATUS (-4)   // err: the program's wait status, from its init, which then exits
 #define SB_PARKED (-5)   // at SB_PARK: the child waits for the rest of its launch (err 0), or could not take it (err: errno)
+#define SB_DONE (-6)     // as SB_STATUS, once the init has killed and reaped every other process of the sandbox
 struct sb_record {
 	int32_t step;
 	int32_t err;

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gosandbox/sandbox/internal/kfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,7 +141,7 @@ func pidOfPidfd(pfd int) (int, error) {
 	if pfd < 0 {
 		return 0, unix.EBADF
 	}
-	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pfd))
+	b, err := kfile.Read("/proc/self/fdinfo/" + strconv.Itoa(pfd))
 	if err != nil {
 		return 0, err
 	}
@@ -248,14 +249,41 @@ func (p *Process) Wait() (unix.WaitStatus, unix.Rusage, error) {
 		}
 		break
 	}
-	if p.status >= 0 {
-		// The init is gone: its report, if any, is in the pipe.
-		var b [recordSize]byte
-		if n, _ := readFull(p.status, b[:]); n == recordSize && int32(binary.NativeEndian.Uint32(b[0:])) == C.SB_STATUS {
-			ws = unix.WaitStatus(binary.NativeEndian.Uint32(b[4:]))
-		}
+	// The init is gone: its report, if any, is in the pipe (or was
+	// read by Ended).
+	if s, ok := p.report(); ok {
+		ws = s
 	}
 	return ws, ru, nil
+}
+
+// Ended waits for the init's report that the program ended and that no
+// other process of the sandbox is left (the init killed and reaped them):
+// then it returns the program's wait status and true, and the init, which
+// exits next, is still to be reaped by Wait. It returns false at once when
+// no such report can come (no init, or a traced program, whose init
+// leaves the others to the kernel), and when the init ended without it
+// (killed): Wait tells then.
+func (p *Process) Ended() (unix.WaitStatus, bool) {
+	if p.traced {
+		return 0, false
+	}
+	p.report()
+	return p.ws, p.rec == C.SB_DONE
+}
+
+// report reads the init's report once, and returns the program's wait
+// status from it, if it has one.
+func (p *Process) report() (unix.WaitStatus, bool) {
+	if p.status >= 0 && !p.reported {
+		p.reported = true
+		var b [recordSize]byte
+		if n, _ := readFull(p.status, b[:]); n == recordSize {
+			p.rec = int32(binary.NativeEndian.Uint32(b[0:]))
+			p.ws = unix.WaitStatus(binary.NativeEndian.Uint32(b[4:]))
+		}
+	}
+	return p.ws, p.rec == C.SB_STATUS || p.rec == C.SB_DONE
 }
 
 // readRecord reads one record of the child's from the report socket, and
