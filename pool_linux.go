@@ -74,21 +74,6 @@ func (su *setup) release() {
 type prepared struct {
 	proc  *launch.Process // nil once resumed
 	setup *setup          // nil once taken by the run
-	// ended is called once the child is gone, and what it held released
-	// (end): its Pool's slot is free again. nil: none.
-	ended func()
-}
-
-// end is the end of a run in pre (nil: none): the child is discarded if
-// it was not resumed, and the Pool told.
-func (pre *prepared) end() {
-	if pre == nil {
-		return
-	}
-	pre.discard()
-	if pre.ended != nil {
-		pre.ended()
-	}
 }
 
 // discard kills and reaps the child unless it was resumed, and releases
@@ -162,6 +147,10 @@ type Pool struct {
 	once  sync.Once
 	warm  atomic.Int64 // runs that took a prepared child
 	cold  atomic.Int64 // runs that found none ready
+
+	mu     sync.Mutex
+	closed bool
+	runs   sync.WaitGroup // the runs whose sandboxes are not gone yet
 }
 
 // Stats says how many of the Pool's runs so far took a prepared sandbox
@@ -244,34 +233,37 @@ func (pl *Pool) Run(cmd *Cmd) (*Result, error) {
 // when none is ready, and waits for it to end: as RunContext with the
 // Pool's options. After Close it fails with ErrPoolClosed.
 func (pl *Pool) RunContext(ctx context.Context, cmd *Cmd) (*Result, error) {
-	pre, err := pl.take(ctx)
+	pre, ended, err := pl.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return newProcess().run(ctx, cmd, pl.c, pre)
+	return newProcess().run(ctx, cmd, pl.c, pre, ended)
 }
 
 // Start starts cmd in a prepared sandbox of the Pool, or in a new one when
 // none is ready: as Start with the Pool's options.
 func (pl *Pool) Start(ctx context.Context, cmd *Cmd) (*Process, error) {
-	pre, err := pl.take(ctx)
+	pre, ended, err := pl.take(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return start(ctx, cmd, pl.c, pre)
+	return start(ctx, cmd, pl.c, pre, ended)
 }
 
-// take returns a prepared child for a run, with its slot freed at the
-// run's end, or nil when none is ready.
-func (pl *Pool) take(ctx context.Context) (*prepared, error) {
+// take returns a prepared child for a run, or nil when none is ready,
+// and what the run calls once its sandbox is gone: the child's slot is
+// free again, and Close need not wait for it.
+func (pl *Pool) take(ctx context.Context) (*prepared, func(), error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	select {
-	case <-pl.stop:
-		return nil, ErrPoolClosed
-	default:
+	pl.mu.Lock()
+	if pl.closed {
+		pl.mu.Unlock()
+		return nil, nil, ErrPoolClosed
 	}
+	pl.runs.Add(1) // before Close can wait: it sets closed first
+	pl.mu.Unlock()
 	var pre *prepared
 	for pre == nil {
 		select {
@@ -290,26 +282,37 @@ func (pl *Pool) take(ctx context.Context) (*prepared, error) {
 			continue
 		}
 		pl.warm.Add(1)
-		pre.ended = func() { <-pl.slots }
 	}
-	return pre, nil
+	return pre, func() {
+		if pre != nil {
+			<-pl.slots
+		}
+		pl.runs.Done()
+	}, nil
 }
 
-// Close stops the Pool: the children it has ready are killed, and its
-// runs fail with ErrPoolClosed. Runs already started go on. Close waits
-// for the filler to stop.
+// Close stops the Pool: the children it has ready are killed, and new
+// runs fail with ErrPoolClosed. Runs already started go on, and Close
+// waits for them to end and for their sandboxes to be gone (so it must
+// not be called from a run's own output writer): once it returns, no
+// process, namespace or cgroup of the Pool's is left. Cancel the runs'
+// contexts to end them sooner.
 func (pl *Pool) Close() error {
 	pl.once.Do(func() {
+		pl.mu.Lock()
+		pl.closed = true
+		pl.mu.Unlock()
 		close(pl.stop)
 		<-pl.done
-		for {
+		for done := false; !done; {
 			select {
 			case pre := <-pl.ready:
 				pre.discard()
 			default:
-				return
+				done = true
 			}
 		}
+		pl.runs.Wait()
 	})
 	return nil
 }

@@ -129,8 +129,8 @@ func waitReady(t *testing.T, pl *sandbox.Pool) {
 }
 
 // Runs of a Pool from many goroutines at once each get a sandbox (a
-// prepared one, or a new one when none is ready), and after Close they
-// fail with ErrPoolClosed.
+// prepared one, or a new one when none is ready); Close waits for a run
+// in progress; after Close runs fail with ErrPoolClosed.
 func TestPoolConcurrentAndClose(t *testing.T) {
 	pl := newPool(t, 2)
 	var wg sync.WaitGroup
@@ -157,7 +157,19 @@ func TestPoolConcurrentAndClose(t *testing.T) {
 	if st := pl.Stats(); st.Warm+st.Cold != 16 || st.Warm == 0 {
 		t.Errorf("%+v: want 16 runs, some warm", st)
 	}
+	// Close waits for a run in progress to end.
+	p, err := pl.Start(context.Background(), sandbox.Command("/bin/sleep", "0.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	pl.Close()
+	ended := make(chan struct{})
+	go func() { p.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-time.After(100 * time.Millisecond):
+		t.Error("Close returned before the run it had started ended")
+	}
 	if _, err := pl.Run(sandbox.Command("/bin/true")); !errors.Is(err, sandbox.ErrPoolClosed) {
 		t.Errorf("after Close: %v, want ErrPoolClosed", err)
 	}

@@ -51,7 +51,7 @@ func RunContext(ctx context.Context, cmd *Cmd, opts ...Option) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	return newProcess().run(ctx, cmd, c, nil)
+	return newProcess().run(ctx, cmd, c, nil, nil)
 }
 
 // Process is a program started in a sandbox by Start.
@@ -79,15 +79,16 @@ func Start(ctx context.Context, cmd *Cmd, opts ...Option) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return start(ctx, cmd, c, nil)
+	return start(ctx, cmd, c, nil, nil)
 }
 
 // start runs cmd under c, in a prepared child when pre is not nil, and
-// returns once the program runs.
-func start(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Process, error) {
+// returns once the program runs; ended (nil: none) is called once the
+// sandbox is gone.
+func start(ctx context.Context, cmd *Cmd, c *config, pre *prepared, ended func()) (*Process, error) {
 	p := newProcess()
 	go func() {
-		res, err := p.run(ctx, cmd, c, pre)
+		res, err := p.run(ctx, cmd, c, pre, ended)
 		p.launchOnce.Do(func() { p.startErr = err; close(p.launched) })
 		p.res, p.err = res, err
 		close(p.done)
@@ -135,15 +136,21 @@ func (p *Process) Wait() (*Result, error) {
 
 // run is a whole run, from the configuration to the Result, in pre (a
 // child prepared for c by a Pool) or else in a new child: prepare, start,
-// supervise, collect.
-func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared) (*Result, error) {
+// supervise, collect. ended (nil: none) is called once the sandbox is
+// gone, which for a Pool's run may be after run returns.
+func (p *Process) run(ctx context.Context, cmd *Cmd, c *config, pre *prepared, ended func()) (*Result, error) {
 	var r *runState
 	defer func() {
 		// The end of the sandbox: before run returns, or after for a
 		// Pool's run whose init said that no process is left.
 		end := func() {
 			r.finish()
-			pre.end()
+			if pre != nil {
+				pre.discard()
+			}
+			if ended != nil {
+				ended()
+			}
 		}
 		if r != nil && r.initLeft {
 			go end()

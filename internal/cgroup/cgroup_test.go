@@ -35,8 +35,10 @@ func put(t *testing.T, path, data string) {
 	}
 }
 
-// cgroup v2 against a fake cgroupfs: the files the kernel would have.
-func TestV2Fake(t *testing.T) {
+// fakeV2 is a cgroup v2 hierarchy on a fake cgroupfs, prepared; base is
+// its directory.
+func fakeV2(t *testing.T) (h *Hierarchy, base string) {
+	t.Helper()
 	root := t.TempDir()
 	mnt := filepath.Join(root, "sys/fs/cgroup")
 	put(t, filepath.Join(root, "mountinfo"), "30 23 0:27 / "+mnt+" rw,nosuid - cgroup2 cgroup2 rw\n")
@@ -47,13 +49,19 @@ func TestV2Fake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := filepath.Join(mnt, "user.slice/gosandbox")
+	base = filepath.Join(mnt, "user.slice/gosandbox")
 	if h.Version != V2 || h.Dirs[""] != base {
 		t.Fatalf("Detect: %v %v", h.Version, h.Dirs)
 	}
 	if err := h.Prepare(); err != nil {
 		t.Fatal(err)
 	}
+	return h, base
+}
+
+// cgroup v2 against a fake cgroupfs: the files the kernel would have.
+func TestV2Fake(t *testing.T) {
+	h, base := fakeV2(t)
 	if got := read(t, filepath.Join(base, "cgroup.subtree_control")); !strings.Contains(got, "+memory") || !strings.Contains(got, "+pids") {
 		t.Errorf("subtree_control %q", got)
 	}
@@ -100,6 +108,32 @@ func TestV2Fake(t *testing.T) {
 	}
 	if got := read(t, filepath.Join(g1, "memory.max")); got != "max" {
 		t.Errorf("limits not reset: memory.max = %q", got)
+	}
+}
+
+// A group released after its hierarchy's Close (a run's teardown that
+// ended late) is removed, not kept in a pool that no Close will empty; it
+// holds no fd either way.
+func TestReleaseAfterClose(t *testing.T) {
+	h, base := fakeV2(t)
+	dir := filepath.Join(base, strconv.Itoa(os.Getpid())+"-1")
+	for _, f := range []string{"memory.events", "cpu.stat", "memory.peak", "pids.events", "cgroup.procs"} {
+		put(t, filepath.Join(dir, f), "")
+	}
+	g, err := h.Acquire(Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.stats) == 0 {
+		t.Error("no counter file open after Acquire")
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g.Release()
+	// (A fake directory keeps its files, so rmdir cannot show it.)
+	if len(g.paths) != 0 || g.stats != nil || len(h.free) != 0 {
+		t.Errorf("paths %v, stats %v, free %d: want the group removed", g.paths, g.stats, len(h.free))
 	}
 }
 

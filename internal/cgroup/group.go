@@ -421,6 +421,13 @@ func (g *Group) Release() {
 
 	g.closeStats() // a free group holds no fd
 	g.h.mu.Lock()
+	if g.h.closed {
+		// Released after Close (a run's teardown that ended late):
+		// nothing keeps a pool now.
+		g.h.mu.Unlock()
+		_ = g.remove()
+		return
+	}
 	g.h.free = append(g.h.free, g)
 	g.h.mu.Unlock()
 }
