@@ -85,11 +85,11 @@ const lockedSecurebits = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<5 // NOROOT(+LOCKED), NO
 //  5. with a user namespace: setgroups, setresgid, setresuid
 //  6. the root: tmpfs, proc, pivot_root, masks, /dev, /etc, /tmp, the
 //     caller's mounts, read-only (every path with no magic link followed)
-//  7. hostname, loopback up
+//  7. hostname, loopback up; drop the bounding set, lock securebits
 //  8. * chdir, after the pivot (no host directory as the cwd)
 //  9. * fds 0-2 and extras, after chdir; close every other
-//  10. drop the bounding set, lock securebits; without a user namespace
-//     the id change here; clear the capabilities
+//  10. without a user namespace the id change here; clear the
+//     capabilities
 //  11. * no_new_privs, before the filter
 //  12. a new session keyring; rlimits
 //  13. * the parent-death signal, after the id change (which clears it)
@@ -156,10 +156,6 @@ func (c *config) spec(cmd *Cmd, m mode, fds []int32, argv, env, candidates []str
 	}
 	p.FDs(d("fds", "dup3/close_range", ""), fds)
 
-	// No capabilities in any set, bounding and ambient included, and no
-	// way to regain one by exec or uid change.
-	p.CapbsetDrop(d("capabilities", "drop bounding set", ""), lastCap())
-	p.Securebits(d("capabilities", "set securebits", ""), lockedSecurebits)
 	if !userns {
 		creds()
 	}
@@ -245,6 +241,13 @@ func (c *config) headSteps(p *launch.Program, su *setup, userns bool, creds func
 	if c.namespaces.Has(ns.Net) {
 		p.LoopbackUp(d("net", "loopback up", "lo"))
 	}
+	// No capabilities in any set, bounding and ambient included (capset
+	// below clears the others), and no way to regain one by exec or uid
+	// change. The root is made by now, and nothing after needs a
+	// capability the bounding set or the securebits take: here, a Pool's
+	// child has paid their 40-odd calls before its run.
+	p.CapbsetDrop(d("capabilities", "drop bounding set", ""), lastCap())
+	p.Securebits(d("capabilities", "set securebits", ""), lockedSecurebits)
 }
 
 // addRootSteps turns a root plan into launcher steps.

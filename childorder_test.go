@@ -156,7 +156,7 @@ func checkChildOrder(t *testing.T, c *config, m mode, park bool) {
 		return
 	}
 	pk := one("park", parks)
-	for _, i := range append(at(op("pivot_root")), append(at(op("open_tree")), at(stage("uts"))...)...) {
+	for _, i := range append(at(op("pivot_root")), append(at(op("open_tree")), append(at(stage("uts")), at(op("drop bounding set"))...)...)...) {
 		before(d[i].Op, i, "the park", pk)
 	}
 	if c.namespaces.Has(ns.User) {
