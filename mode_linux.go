@@ -129,7 +129,10 @@ func (f *filtered) kernelKills() bool { return f.prog.notify == nil || f.prog.th
 func (f *filtered) follow(r *runState) (func(), error) {
 	proc := r.proc
 	if f.kernelKills() && r.c.namespaces.Has(ns.PID) {
-		f.pidns = nsInode(proc.Guest, "pid")
+		// The child's (the init's, or the program's without one): it
+		// is ours to reap, so its pid is its own until then, where the
+		// program may have ended already (and been reaped by its init).
+		f.pidns = nsInode(proc.Pid, "pid")
 	}
 	switch {
 	case proc.Listener != nil && f.prog.agent != "":
@@ -157,13 +160,12 @@ func (f *filtered) follow(r *runState) (func(), error) {
 		// Once every process with the filter is gone, no call is left
 		// to answer.
 		return func() {
-			if r.initLeft {
+			if r.initLeft && n.ended(orphanWait) {
 				// Every process with the filter is reaped: the
-				// loop ends on its own. The listener's close,
+				// loop ended on its own. The listener's close,
 				// which frees the filter (and its JIT image,
 				// dear on a virtual machine), is left to the
 				// run's finish.
-				<-n.done
 				r.later = append(r.later, n.lst.Close)
 				return
 			}

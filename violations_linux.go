@@ -180,6 +180,28 @@ func tgidOf(tid int) int {
 	return tid
 }
 
+// orphanWait bounds the wait for a listener to tell that no process has
+// its filter any more: the kernel does so at once since 5.10; before, it
+// never does, and the listener is closed instead.
+const orphanWait = 100 * time.Millisecond
+
+// ended waits up to d for the loop to end on its own.
+func (n *notifier) ended(d time.Duration) bool {
+	select {
+	case <-n.done:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // stop ends the loop and closes the listener.
 func (n *notifier) stop() {
 	n.lst.Close() // wakes a loop waiting in the netpoller
@@ -343,12 +365,17 @@ func (a *auditLog) take(pid int, pidns uint64, died, linger bool) []auditRec {
 			return mine
 		})
 		a.mu.Unlock()
-		if time.Now().After(deadline) || (died && slices.ContainsFunc(out, func(r auditRec) bool { return r.pid == pid })) {
+		if time.Now().After(deadline) || (died && slices.ContainsFunc(out, func(r auditRec) bool { return names(r, pid) })) {
 			return out
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// names says r is a kill of the program, pid; a pid of 0 is a program
+// that ended before its pid could be known (reaped by its init at once):
+// then any record of the sandbox (taken by its pid namespace) stands for it.
+func names(r auditRec, pid int) bool { return r.pid == pid || pid == 0 }
 
 // nsInode returns the inode of pid's namespace of the kind, or 0.
 func nsInode(pid int, kind string) uint64 {
@@ -394,7 +421,7 @@ func kernelKillViolations(a *auditLog, pid int, pidns uint64, died, threadKills 
 		if r.code&0xffff0000 == unix.SECCOMP_RET_KILL_THREAD {
 			act = ActionKillThread
 		}
-		named = named || r.pid == pid
+		named = named || names(r, pid)
 		out = append(out, Violation{Syscall: name, Number: r.nr, Arch: abi, Action: act, Source: SourceAudit})
 	}
 	if died && !named {

@@ -135,7 +135,9 @@ static int program_main(void *arg)
 static void __attribute__((noreturn)) end(struct sb_config *cfg, int status, int traced)
 {
 	int32_t step = SB_STATUS;
-	if (!traced) {
+	// Only as pid 1 of the sandbox's own pid namespace (as every init
+	// is): anywhere else, kill(-1) would reach the host's processes.
+	if (!traced && SYS0(SYS_getpid) == 1) {
 		// kill(-1) from a pid namespace's init reaches every process
 		// of the namespace (and of those nested in it) but the init:
 		// all run as the sandbox user, which the init is too.
