@@ -122,9 +122,11 @@ func (c *config) prepare() (*prepared, error) {
 //
 // Each prepared child is used for one run, never two: every run still gets
 // fresh namespaces, a fresh root with a fresh /tmp and /proc, and nothing
-// of an earlier run. A Pool holds at most size sandboxes, prepared or
-// running a program; when one of its runs ends, it prepares the next (not
-// during the run, which it would slow). When none is ready (more runs at
+// of an earlier run. A run's Result comes once no process of its sandbox
+// is left; the teardown of the rest (the namespaces, the cgroup's release)
+// follows off the caller's path. A Pool holds at most size sandboxes,
+// prepared, running a program or being torn down; when one is gone, it
+// prepares the next (not during a run, which it would slow). When none is ready (more runs at
 // once than size), a run makes its own sandbox, as Run does: a Pool never
 // makes a run wait for it.
 //
@@ -135,7 +137,8 @@ func (c *config) prepare() (*prepared, error) {
 // stdin) or through a directory whose contents change.
 //
 // The Pool starts preparing at NewPool, in a goroutine, and stops at
-// Close. Idle, it costs size parked processes (each a fork of the
+// Close, which waits for its runs and their teardown. Idle, it costs size
+// parked processes (each a fork of the
 // sandbox's small zygote, a few hundred kB with its namespaces and tmpfs
 // root) and size cgroups, and no CPU.
 type Pool struct {
