@@ -100,6 +100,7 @@ func start(ctx context.Context, cmd *Cmd, c *config, pre *prepared, ended func()
 	return p, nil
 }
 
+// newProcess is a Process before its start.
 func newProcess() *Process {
 	return &Process{launched: make(chan struct{}), done: make(chan struct{})}
 }
