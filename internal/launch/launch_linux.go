@@ -229,8 +229,15 @@ func (p *Process) Parked() bool {
 	}
 	// A pidfd polls readable once its process has ended.
 	fds := []unix.PollFd{{Fd: int32(p.PidFD), Events: unix.POLLIN}}
-	n, err := unix.Poll(fds, 0)
-	return err == nil && n == 0
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			// A signal (Go's preemption, say) came first: not an
+			// answer, and no reason to throw a live child away.
+			continue
+		}
+		return err == nil && n == 0
+	}
 }
 
 // Resume gives a parked child the rest of its launch, spec's Program (its

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -409,6 +410,7 @@ func TestParkResume(t *testing.T) {
 	if !proc.Parked() {
 		t.Fatal("not parked")
 	}
+	parkedUnderSignals(t, proc)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -466,5 +468,39 @@ func TestSplit(t *testing.T) {
 	}
 	if h, tl := tail.Split(); h != tail || tl != nil {
 		t.Error("a program without Park splits")
+	}
+}
+
+// parkedUnderSignals checks that a signal to the asking thread (Go's
+// preemption sends SIGURG) never makes Parked say no of a parked child:
+// a Pool would throw the child away.
+func parkedUnderSignals(t *testing.T, proc *Process) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := unix.Gettid()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = unix.Tgkill(os.Getpid(), tid, unix.SIGURG)
+			}
+		}
+	}()
+	no := 0
+	for range 20000 {
+		if !proc.Parked() {
+			no++
+		}
+	}
+	close(stop)
+	<-done
+	if no > 0 {
+		t.Errorf("Parked said no %d times in 20000, with signals coming", no)
 	}
 }
