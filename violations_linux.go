@@ -104,7 +104,14 @@ func (n *notifier) loop() {
 		var got, hup bool
 		err := rc.Read(func(fd uintptr) bool {
 			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if k, err := unix.Poll(p, 0); err != nil || k == 0 {
+			k, err := unix.Poll(p, 0)
+			for err == unix.EINTR {
+				// A signal came first (Go's preemption): no
+				// answer. Waiting in the netpoller now could miss
+				// a notification whose edge was seen already.
+				k, err = unix.Poll(p, 0)
+			}
+			if err != nil || k == 0 {
 				return false // nothing yet: wait in the netpoller
 			}
 			if p[0].Revents&unix.POLLIN == 0 {

@@ -128,7 +128,11 @@ func sendRequest(sock int, flags uint64, blk []byte, relocs []uint32, cgroup int
 		ne.PutUint32(body[4*i:], r)
 	}
 	body = append(body, blk...)
-	if err := unix.Sendmsg(sock, hdr, unix.UnixRights(fds...), nil, 0); err != nil {
+	err = unix.Sendmsg(sock, hdr, unix.UnixRights(fds...), nil, 0)
+	for err == unix.EINTR {
+		err = unix.Sendmsg(sock, hdr, unix.UnixRights(fds...), nil, 0)
+	}
+	if err != nil {
 		return false, err
 	}
 	for len(body) > 0 {
