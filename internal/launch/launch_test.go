@@ -504,3 +504,27 @@ func parkedUnderSignals(t *testing.T, proc *Process) {
 		t.Errorf("Parked said no %d times in 20000, with signals coming", no)
 	}
 }
+
+// A pidfd's pid, by the ioctl where the kernel has it and by the fdinfo,
+// is the process's; a reaped one has none.
+func TestPidOfPidfd(t *testing.T) {
+	cmd := exec.Command("/bin/sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pfd)
+	for name, f := range map[string]func(int) (int, error){"pidOfPidfd": pidOfPidfd, "pidFromFdinfo": pidFromFdinfo} {
+		if pid, err := f(pfd); err != nil || pid != cmd.Process.Pid {
+			t.Errorf("%s = %d, %v; want %d", name, pid, err, cmd.Process.Pid)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if pid, err := pidOfPidfd(pfd); err == nil {
+		t.Errorf("pidOfPidfd of a reaped process = %d, want an error", pid)
+	}
+}

@@ -141,6 +141,17 @@ func pidOfPidfd(pfd int) (int, error) {
 	if pfd < 0 {
 		return 0, unix.EBADF
 	}
+	// One ioctl since Linux 6.13 (a procfs read is three calls, and a
+	// path lookup, on a run's path); the fdinfo before.
+	info := unix.PidfdInfo{Mask: unix.PIDFD_INFO_PID}
+	if err := unix.IoctlPidfdInfo(pfd, &info); err == nil && info.Mask&unix.PIDFD_INFO_PID != 0 && info.Pid > 0 {
+		return int(info.Pid), nil
+	}
+	return pidFromFdinfo(pfd)
+}
+
+// pidFromFdinfo is pidOfPidfd from the pidfd's fdinfo.
+func pidFromFdinfo(pfd int) (int, error) {
 	b, err := kfile.Read("/proc/self/fdinfo/" + strconv.Itoa(pfd))
 	if err != nil {
 		return 0, err
