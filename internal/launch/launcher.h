@@ -147,6 +147,7 @@ long sb_chdir(const char *path);
 void sb_die(struct sb_config *cfg, int step, long err) __attribute__((noreturn));
 void sb_run_steps(struct sb_config *cfg, int from) __attribute__((noreturn));
 void sb_start_init(struct sb_config *cfg, int i) __attribute__((noreturn));
+void sb_ready_init(void);
 long sb_tracee(struct sb_config *cfg);
 long sb_exec_first(const uint64_t *cands, const char *const *argv, const char *const *envp);
 long sb_exec_static(const uint64_t *cands, const char *const *argv, const char *const *envp);

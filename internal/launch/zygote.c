@@ -207,6 +207,7 @@ static void __attribute__((noreturn)) zygote(int sock)
 // ends it.
 void sb_park(struct sb_config *cfg)
 {
+	sb_ready_init();
 	struct sb_record parked = {.step = SB_PARKED};
 	if (SYS3(SYS_write, cfg->err_fd, &parked, sizeof parked) != sizeof parked)
 		SYS1(SYS_exit_group, 127);
