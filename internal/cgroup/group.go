@@ -43,7 +43,7 @@ type Group struct {
 
 // stat returns the contents of the group's counter file dir/file.
 func (g *Group) stat(dir, file string) ([]byte, error) {
-	fd, err := g.statFD(filepath.Join(dir, file))
+	fd, err := g.statFD(filepath.Join(dir, file), false)
 	if err != nil {
 		return nil, err
 	}
@@ -54,24 +54,19 @@ func (g *Group) stat(dir, file string) ([]byte, error) {
 	return b, nil
 }
 
-// statFD returns the fd of the counter file path, opened on first use
-// (memory.peak read-write where it may be: a write resets it).
-func (g *Group) statFD(path string) (int, error) {
+// statFD returns the fd of the counter file path, opened on first use,
+// read-write for a file that is reset by a write (resetPeak).
+func (g *Group) statFD(path string, rw bool) (int, error) {
 	g.statsMu.Lock()
 	defer g.statsMu.Unlock()
 	if fd, ok := g.stats[path]; ok {
 		return fd, nil
 	}
 	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW
-	if filepath.Base(path) == "memory.peak" {
-		flags |= unix.O_RDWR
+	if rw {
+		flags = unix.O_RDWR | unix.O_CLOEXEC | unix.O_NOFOLLOW
 	}
 	fd, err := unix.Open(path, flags, 0)
-	if err == unix.EACCES && flags&unix.O_RDWR != 0 {
-		// Not ours to reset (an undelegated file): PeakMemory is
-		// then the peak since the group was made.
-		fd, err = unix.Open(path, flags&^unix.O_RDWR, 0)
-	}
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -80,6 +75,21 @@ func (g *Group) statFD(path string) (int, error) {
 	}
 	g.stats[path] = fd
 	return fd, nil
+}
+
+// resetPeak resets the peak memory counter dir/file with a write through
+// the fd that PeakMemory reads: on v2 (memory.peak, 6.12+) the reset holds
+// for that fd alone.
+func (g *Group) resetPeak(dir, file string) error {
+	path := filepath.Join(dir, file)
+	fd, err := g.statFD(path, true)
+	if err == nil {
+		_, err = unix.Pwrite(fd, []byte("0"), 0)
+	}
+	if err != nil {
+		return fmt.Errorf("reset %s: %w", path, err)
+	}
+	return nil
 }
 
 // closeStats closes the counter files.
@@ -212,11 +222,7 @@ func (g *Group) setLimits(l Limits) error {
 		// group was made).
 		cur, _ := readInt(filepath.Join(d, "memory.current"))
 		g.memBase = int64(cur)
-		if fd, err := g.statFD(filepath.Join(d, "memory.peak")); err == nil {
-			// Through the fd that PeakMemory reads: the reset
-			// holds for it alone.
-			_, _ = unix.Pwrite(fd, []byte("0"), 0)
-		}
+		_ = g.resetPeak(d, "memory.peak")
 		g.oomBase, _ = g.statKey(d, "memory.events", "oom_kill")
 		usec, _ := g.statKey(d, "cpu.stat", "usage_usec")
 		g.cpuBase = time.Duration(usec) * time.Microsecond
@@ -238,7 +244,7 @@ func (g *Group) setLimits(l Limits) error {
 		// in between can then only lower the peak below the base.
 		cur, _ := readInt(filepath.Join(m, "memory.usage_in_bytes"))
 		g.memBase = int64(cur)
-		err = join(err, write(m, "memory.max_usage_in_bytes", "0"))
+		err = join(err, g.resetPeak(m, "memory.max_usage_in_bytes"))
 		g.oomBase, _ = g.statKey(m, "memory.oom_control", "oom_kill")
 		ns, _ := g.statInt(g.dir("cpuacct"), "cpuacct.usage")
 		g.cpuBase = time.Duration(ns)
