@@ -160,7 +160,7 @@ func (f *filtered) follow(r *runState) (func(), error) {
 		// Once every process with the filter is gone, no call is left
 		// to answer.
 		return func() {
-			if r.initLeft && n.ended(orphanWait) {
+			if r.initLeft && n.ended() {
 				// Every process with the filter is reaped: the
 				// loop ended on its own. The listener's close,
 				// which frees the filter (and its JIT image,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gosandbox/sandbox/internal/filter"
@@ -189,22 +190,30 @@ func tgidOf(tid int) int {
 
 // orphanWait bounds the wait for a listener to tell that no process has
 // its filter any more: the kernel does so at once since 5.10; before, it
-// never does, and the listener is closed instead.
+// never does, and the listener is closed instead. One wait that runs out
+// is enough to know the kernel: noOrphanHup then skips the wait (if it
+// ran out under load instead, later runs only close on their path again).
 const orphanWait = 100 * time.Millisecond
 
-// ended waits up to d for the loop to end on its own.
-func (n *notifier) ended(d time.Duration) bool {
+var noOrphanHup atomic.Bool
+
+// ended waits up to orphanWait for the loop to end on its own.
+func (n *notifier) ended() bool {
 	select {
 	case <-n.done:
 		return true
 	default:
 	}
-	t := time.NewTimer(d)
+	if noOrphanHup.Load() {
+		return false
+	}
+	t := time.NewTimer(orphanWait)
 	defer t.Stop()
 	select {
 	case <-n.done:
 		return true
 	case <-t.C:
+		noOrphanHup.Store(true)
 		return false
 	}
 }
